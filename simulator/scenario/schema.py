@@ -1,0 +1,462 @@
+"""The scenario schema: every input of a run, typed, frozen, with every default in one place.
+
+A scenario file (YAML) is validated into :class:`Scenario`. Unknown keys are rejected,
+units appear in key names (``_h``, ``_days``, ``_w``, ``_mw``), and cross-references
+(card types named by pools, workload classes or campaigns) are checked here, so a run
+never starts from an inconsistent description.
+
+Time inside the simulator is hours (float) since ``start``; dates appear only here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+#: Gang-size classes used to break down waits (inclusive card ranges).
+SIZE_CLASSES: tuple[tuple[str, int, int], ...] = (
+    ("1", 1, 1),
+    ("2-8", 2, 8),
+    ("9-64", 9, 64),
+    ("65-1024", 65, 1024),
+    (">1024", 1025, 2**62),
+)
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class Frozen(BaseModel):
+    """Base of every schema node: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+# --------------------------------------------------------------------------- fleet
+
+
+class CardType(Frozen):
+    """An accelerator model.
+
+    Speed relative to the reference card is ``bf16_tflops * mfu`` over the reference
+    card's product.
+    """
+
+    name: Name
+    bf16_tflops: PositiveFloat = Field(description="Peak dense BF16 TFLOPS per card.")
+    memory_gb: PositiveFloat
+    board_power_w: PositiveFloat = Field(description="Board power when busy, W.")
+    idle_power_fraction: float = Field(
+        0.3, ge=0, le=1, description="Idle draw as a fraction of board power."
+    )
+    failure_rate_factor: PositiveFloat = 1.0
+    mfu: float = Field(0.4, gt=0, le=1, description="Default model FLOPs utilisation.")
+    domestic: bool = False
+
+    @property
+    def effective_tflops(self) -> float:
+        return self.bf16_tflops * self.mfu
+
+
+class BuildPhase(Frozen):
+    """Servers that come online (or, if negative via ``retire``, leave) at a date."""
+
+    date: dt.date
+    servers: PositiveInt
+    label: str = ""
+
+
+class Retirement(Frozen):
+    """Servers taken out of service at a date; busy ones leave as their jobs end."""
+
+    date: dt.date
+    servers: PositiveInt
+    label: str = ""
+
+
+class Pool(Frozen):
+    """Cards of one type in servers of ``cards_per_server``, grouped in pods."""
+
+    name: Name
+    card_type: Name
+    cards_per_server: PositiveInt = 8
+    servers_per_pod: PositiveInt = 32
+    phases: list[BuildPhase] = Field(min_length=1)
+    retirements: list[Retirement] = Field(default_factory=list)
+
+    @property
+    def max_cards(self) -> int:
+        return sum(p.servers for p in self.phases) * self.cards_per_server
+
+
+class Centre(Frozen):
+    """A compute centre: one operator, one site, one or more pools."""
+
+    name: Name
+    operator: str = ""
+    pue: float = Field(1.2, ge=1.0, le=3.0, description="Power usage effectiveness.")
+    power_cap_mw: PositiveFloat | None = None
+    pools: list[Pool] = Field(min_length=1)
+
+    @field_validator("pools")
+    @classmethod
+    def _unique_pools(cls, pools: list[Pool]) -> list[Pool]:
+        _check_unique([p.name for p in pools], "pool")
+        return pools
+
+
+# --------------------------------------------------------------------------- workload
+
+
+class ArrivalProcess(Frozen):
+    """Poisson arrivals, optionally growing and following daily and weekly profiles.
+
+    Rate at time t (hours since start):
+    ``rate_per_day / 24 * growth_per_year ** (t / 8766) * daily[hour] * weekly[weekday]``,
+    with both profiles normalised to mean 1.
+    """
+
+    rate_per_day: PositiveFloat
+    growth_per_year: PositiveFloat = 1.0
+    daily_profile: list[NonNegativeFloat] | None = Field(None, min_length=24, max_length=24)
+    weekly_profile: list[NonNegativeFloat] | None = Field(None, min_length=7, max_length=7)
+
+    @field_validator("daily_profile", "weekly_profile")
+    @classmethod
+    def _positive_mean(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and sum(v) <= 0:
+            raise ValueError("a profile needs at least one positive value")
+        return v
+
+
+class TableDistribution(Frozen):
+    """A discrete distribution given as values and (unnormalised) weights."""
+
+    kind: Literal["table"]
+    values: list[PositiveFloat] = Field(min_length=1)
+    weights: list[NonNegativeFloat] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _same_length(self) -> TableDistribution:
+        if len(self.values) != len(self.weights):
+            raise ValueError(
+                f"values ({len(self.values)}) and weights ({len(self.weights)}) differ in length"
+            )
+        if sum(self.weights) <= 0:
+            raise ValueError("weights must have a positive sum")
+        return self
+
+    @property
+    def mean(self) -> float:
+        return sum(v * w for v, w in zip(self.values, self.weights)) / sum(self.weights)
+
+    @property
+    def max(self) -> float:
+        return max(v for v, w in zip(self.values, self.weights) if w > 0)
+
+
+class LognormalDistribution(Frozen):
+    """Lognormal with the given median and log-space sigma, clipped to [min, max]."""
+
+    kind: Literal["lognormal"]
+    median: PositiveFloat
+    sigma: NonNegativeFloat
+    min: PositiveFloat | None = None
+    max: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> LognormalDistribution:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) exceeds max ({self.max})")
+        return self
+
+    @property
+    def mean(self) -> float:
+        """Mean before clipping."""
+        return self.median * math.exp(self.sigma**2 / 2)
+
+
+class ExponentialDistribution(Frozen):
+    """Exponential with the given mean (used for queueing-theory checks)."""
+
+    kind: Literal["exponential"]
+    mean: PositiveFloat
+
+
+class ConstantDistribution(Frozen):
+    """Always the same value."""
+
+    kind: Literal["constant"]
+    value: PositiveFloat
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+
+Distribution = Annotated[
+    TableDistribution | LognormalDistribution | ExponentialDistribution | ConstantDistribution,
+    Field(discriminator="kind"),
+]
+
+
+class WorkSpec(Frozen):
+    """How much work a job carries.
+
+    ``unit`` says what a sampled value means:
+
+    * ``ref_hours``: run time in hours on reference cards; work = value x cards.
+    * ``card_hours``: total reference-card-hours, whatever the gang size.
+    * ``flop``: total FLOP; converted with the reference card's TFLOPS x MFU.
+    """
+
+    unit: Literal["ref_hours", "card_hours", "flop"] = "ref_hours"
+    distribution: Distribution
+
+
+class EstimateSpec(Frozen):
+    """User run-time estimate = true run time x a factor drawn uniformly in [min, max]."""
+
+    factor_min: float = Field(1.0, ge=1.0)
+    factor_max: float = Field(3.0, ge=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EstimateSpec:
+        if self.factor_min > self.factor_max:
+            raise ValueError(
+                f"factor_min ({self.factor_min}) exceeds factor_max ({self.factor_max})"
+            )
+        return self
+
+
+class Tenants(Frozen):
+    """Tenants that submit a class's jobs, chosen with the given weights."""
+
+    names: list[Name] = Field(default_factory=lambda: ["default"], min_length=1)
+    weights: list[NonNegativeFloat] | None = None
+
+    @model_validator(mode="after")
+    def _weights(self) -> Tenants:
+        if self.weights is not None and len(self.weights) != len(self.names):
+            raise ValueError("weights must have one entry per tenant name")
+        return self
+
+
+class JobClass(Frozen):
+    """A stream of similar jobs (e.g. evaluation, fine-tuning, pre-training)."""
+
+    name: Name
+    arrival: ArrivalProcess
+    gang_size: Distribution = Field(description="Cards per job (rounded to an integer >= 1).")
+    work: WorkSpec
+    estimate: EstimateSpec = EstimateSpec()
+    card_types: list[Name] = Field(
+        default_factory=list, description="Card types the jobs may use; empty means any."
+    )
+    tenants: Tenants = Tenants()
+    priority: int = 0
+
+
+class Campaign(Frozen):
+    """One named training run of a given FLOP budget, size and card type at a date."""
+
+    name: Name
+    submit: dt.date
+    flop: PositiveFloat = Field(description="Training compute, e.g. 6 x params x tokens.")
+    cards: PositiveInt
+    card_types: list[Name] = Field(min_length=1)
+    mfu: float | None = Field(None, gt=0, le=1, description="Overrides the card type's MFU.")
+    tenant: Name = "frontier"
+    priority: int = 10
+    estimate_factor: float = Field(1.2, ge=1.0)
+
+
+class Workload(Frozen):
+    classes: list[JobClass] = Field(default_factory=list)
+    campaigns: list[Campaign] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> Workload:
+        if not self.classes and not self.campaigns:
+            raise ValueError("the workload needs at least one job class or campaign")
+        _check_unique([c.name for c in self.classes], "job class")
+        _check_unique([c.name for c in self.campaigns], "campaign")
+        return self
+
+
+# --------------------------------------------------------------------------- policy
+
+
+class PolicySpec(Frozen):
+    """A registered queue policy and its parameters (checked against the policy's fields)."""
+
+    name: str = "easy_backfill"
+    params: dict[str, Any] = Field(default_factory=dict)
+    module: str | None = Field(
+        None, description="Python file that registers the policy (for a user's own policy)."
+    )
+
+
+class DispatchSpec(Frozen):
+    """The rule choosing a centre and pool among those where a job could run."""
+
+    name: str = "earliest_start"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class PlacementSpec(Frozen):
+    """Where inside a pool a job's cards go.
+
+    * ``small_jobs``: server choice for jobs of at most one server: ``best_fit`` fills the
+      fullest server that fits, ``worst_fit`` the emptiest.
+    * ``pod_locality``: for jobs of several servers, ``prefer`` one pod when one has room,
+      ``require`` one pod when the job fits a pod (it waits otherwise), ``ignore`` pods.
+    """
+
+    small_jobs: Literal["best_fit", "worst_fit"] = "best_fit"
+    pod_locality: Literal["prefer", "require", "ignore"] = "prefer"
+
+
+# --------------------------------------------------------------------------- run settings
+
+
+class Energy(Frozen):
+    price_cny_per_kwh: NonNegativeFloat = 0.70
+
+
+class OutputSpec(Frozen):
+    """What a run records.
+
+    ``job_records``: ``memory`` keeps the per-job table; ``none`` keeps only the streaming
+    summaries (memory bounded whatever the job count). Output folders stream the table to
+    Parquet in chunks when ``memory`` would exceed ``max_records_in_memory``.
+    """
+
+    job_records: Literal["memory", "none"] = "memory"
+    max_records_in_memory: PositiveInt = 5_000_000
+    timeseries_step_h: PositiveFloat = 24.0
+
+
+class Scenario(Frozen):
+    """A complete, validated scenario."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: Name
+    description: str = ""
+    start: dt.date
+    horizon_days: PositiveFloat
+    warmup_days: NonNegativeFloat = 0.0
+    seed: NonNegativeInt = 0
+    replications: PositiveInt = 1
+    reference_card: Name
+    card_types: list[CardType] = Field(min_length=1)
+    centres: list[Centre] = Field(min_length=1)
+    workload: Workload
+    policy: PolicySpec = PolicySpec()
+    dispatch: DispatchSpec = DispatchSpec()
+    placement: PlacementSpec = PlacementSpec()
+    energy: Energy = Energy()
+    output: OutputSpec = OutputSpec()
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scenario:
+        _check_unique([c.name for c in self.card_types], "card type")
+        _check_unique([c.name for c in self.centres], "centre")
+        types = {c.name for c in self.card_types}
+        allowed = ", ".join(sorted(types))
+        if self.reference_card not in types:
+            raise ValueError(
+                f"reference_card '{self.reference_card}' is not a card type (known: {allowed})"
+            )
+        if self.warmup_days >= self.horizon_days:
+            raise ValueError(
+                f"warmup_days ({self.warmup_days}) must be shorter than "
+                f"horizon_days ({self.horizon_days})"
+            )
+        end = self.end_date
+        for ci, centre in enumerate(self.centres):
+            for pi, pool in enumerate(centre.pools):
+                where = f"centres[{ci}].pools[{pi}]"
+                if pool.card_type not in types:
+                    raise ValueError(
+                        f"{where}.card_type '{pool.card_type}' is not a card type "
+                        f"(known: {allowed})"
+                    )
+                for k, ph in enumerate(pool.phases):
+                    if ph.date < self.start:
+                        raise ValueError(
+                            f"{where}.phases[{k}].date {ph.date} is before the scenario "
+                            f"start {self.start}; fold earlier capacity into a phase dated "
+                            f"at or after the start"
+                        )
+                    if ph.date > end:
+                        pass  # a phase after the horizon is allowed and simply never happens
+                for k, rt in enumerate(pool.retirements):
+                    if rt.date < self.start:
+                        raise ValueError(
+                            f"{where}.retirements[{k}].date {rt.date} is before the start "
+                            f"{self.start}"
+                        )
+        for ji, job_class in enumerate(self.workload.classes):
+            for t in job_class.card_types:
+                if t not in types:
+                    raise ValueError(
+                        f"workload.classes[{ji}].card_types: '{t}' is not a card type "
+                        f"(known: {allowed})"
+                    )
+        for ki, campaign in enumerate(self.workload.campaigns):
+            for t in campaign.card_types:
+                if t not in types:
+                    raise ValueError(
+                        f"workload.campaigns[{ki}].card_types: '{t}' is not a card type "
+                        f"(known: {allowed})"
+                    )
+        return self
+
+    # ------------------------------------------------------------------ derived views
+
+    @property
+    def horizon_h(self) -> float:
+        return self.horizon_days * 24.0
+
+    @property
+    def warmup_h(self) -> float:
+        return self.warmup_days * 24.0
+
+    @property
+    def end_date(self) -> dt.date:
+        return self.start + dt.timedelta(days=self.horizon_days)
+
+    def hours_since_start(self, date: dt.date) -> float:
+        """Hours from the scenario start to midnight of ``date``."""
+        return (date - self.start).days * 24.0
+
+    def card_type(self, name: str) -> CardType:
+        for c in self.card_types:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+def _check_unique(names: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise ValueError(f"duplicate {what} name '{n}'; names must be unique")
+        seen.add(n)
+
+
+def size_class(cards: int) -> str:
+    """The gang-size class label of a job of ``cards`` cards."""
+    for label, lo, hi in SIZE_CLASSES:
+        if lo <= cards <= hi:
+            return label
+    raise ValueError(f"cards must be >= 1, got {cards}")
