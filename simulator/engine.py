@@ -1,0 +1,388 @@
+"""The simulation engine: one SimPy environment per run, event-driven, no time stepping.
+
+Phases of a run: *build* (pools from the scenario, job source, policy, recorder),
+*run* (SimPy processes for arrivals and build-out, one timeout per running job), and
+*collect* (records of unfinished jobs at the horizon). The engine returns a
+:class:`RawRun` of data; it never writes files or draws.
+
+Scheduling: a pass runs when a job arrives, a job ends or capacity changes. The queue
+policy decides (:class:`~simulator.policies.base.Start` decisions) and the engine checks
+every decision (the job is queued, may use the pool, and fits there now) before applying
+it; an impossible decision raises :class:`PolicyError` naming the policy and decision.
+
+Cost: each job costs two SimPy events (arrival and end) and O(1) bookkeeping; no object
+or process exists per card or per server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from simulator.errors import PolicyError, ScenarioError
+from simulator.fleet import Pool
+from simulator.job import QUEUED, RUNNING, TrainingJob
+from simulator.policies.base import QueuePolicy, Start, make_dispatch, make_policy
+from simulator.policies.view import SchedulerView
+from simulator.recorder import STATE_DONE, STATE_QUEUED, STATE_RUNNING, Chunk, Recorder
+from simulator.scenario.schema import Scenario
+from simulator.workload import JobSource, max_value
+
+
+@dataclass
+class CapacityEvent:
+    time_h: float
+    pool: int
+    delta_cards: int
+    online_cards: int
+    label: str
+
+
+@dataclass
+class RawRun:
+    """What the engine hands back: the recorder, the pools and the capacity history."""
+
+    scenario: Scenario
+    replication: int
+    pools: list[Pool]
+    recorder: Recorder
+    capacity_events: list[CapacityEvent]
+    queue_area_job_h: float
+    jobs_submitted: int
+    events: int
+    wall_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_pools(scenario: Scenario) -> list[Pool]:
+    """One :class:`Pool` per scenario pool, in scenario order, with no servers yet."""
+    ref = scenario.card_type(scenario.reference_card).effective_tflops
+    pools = []
+    for ci, centre in enumerate(scenario.centres):
+        for spec in centre.pools:
+            card = scenario.card_type(spec.card_type)
+            pools.append(
+                Pool(
+                    index=len(pools),
+                    centre=centre.name,
+                    centre_index=ci,
+                    name=spec.name,
+                    card_type=spec.card_type,
+                    cards_per_server=spec.cards_per_server,
+                    servers_per_pod=spec.servers_per_pod,
+                    speed=card.effective_tflops / ref,
+                    small_jobs=scenario.placement.small_jobs,
+                    pod_locality=scenario.placement.pod_locality,
+                    max_cards=spec.max_cards,
+                )
+            )
+    return pools
+
+
+def eligible_pools(
+    scenario: Scenario, pools: list[Pool]
+) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """Pools each job class and each campaign may use, checked against their gang sizes.
+
+    Raises:
+        ScenarioError: a class or campaign whose jobs could never run anywhere.
+    """
+
+    def pools_for(types: list[str]) -> tuple[int, ...]:
+        return tuple(p.index for p in pools if not types or p.card_type in types)
+
+    def check(where: str, name: str, ids: tuple[int, ...], biggest: float, types: list[str]) -> None:
+        if not ids:
+            raise ScenarioError(
+                f"{name}: no pool has card types {types}, so its jobs can never run",
+                key_path=f"{where}.card_types",
+            )
+        room = max(pools[i].max_cards for i in ids)
+        if biggest > room:
+            what = "unbounded" if math.isinf(biggest) else f"{biggest:g} cards"
+            raise ScenarioError(
+                f"{name}: gang size can reach {what}, but the largest pool it may use "
+                f"({', '.join(pools[i].centre + '/' + pools[i].name for i in ids)}) never has "
+                f"more than {room} cards, so such jobs could never run; lower the gang "
+                f"size (or set gang_size.max) or allow more card types",
+                key_path=f"{where}.gang_size",
+            )
+
+    classes = []
+    for i, jc in enumerate(scenario.workload.classes):
+        ids = pools_for(jc.card_types)
+        check(f"workload.classes[{i}]", f"job class '{jc.name}'", ids, max_value(jc.gang_size), jc.card_types)
+        classes.append(ids)
+    campaigns = []
+    for k, c in enumerate(scenario.workload.campaigns):
+        ids = pools_for(c.card_types)
+        check(f"workload.campaigns[{k}]", f"campaign '{c.name}'", ids, c.cards, c.card_types)
+        campaigns.append(ids)
+    return classes, campaigns
+
+
+def year_starts_h(scenario: Scenario) -> list[float]:
+    """Hours since start of each calendar year's first hour in the run (first = 0)."""
+    starts = [0.0]
+    year = scenario.start.year + 1
+    while (h := scenario.hours_since_start(dt.date(year, 1, 1))) < scenario.horizon_h:
+        starts.append(h)
+        year += 1
+    return starts
+
+
+class Engine:
+    """One replication of one scenario.
+
+    Args:
+        scenario: the validated scenario.
+        replication: replication index (selects the random streams).
+        policy: a queue policy (default: built from ``scenario.policy``).
+        check_invariants: check pool bookkeeping after every start and end (slow; tests).
+        job_sink: receives each chunk of job records (see :class:`Recorder`).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        replication: int = 0,
+        *,
+        policy: QueuePolicy | None = None,
+        check_invariants: bool = False,
+        job_sink: Callable[[Chunk], None] | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.replication = replication
+        self.env = simpy.Environment()
+        self.pools = build_pools(scenario)
+        self.class_pools, self.campaign_pools = eligible_pools(scenario, self.pools)
+        self.policy = policy or make_policy(
+            scenario.policy.name, scenario.policy.params, scenario.policy.module
+        )
+        dispatch = make_dispatch(scenario.dispatch.name, scenario.dispatch.params)
+        self.queue: dict[int, TrainingJob] = {}
+        self.running: dict[int, TrainingJob] = {}
+        self.view = SchedulerView(
+            self.pools, self.queue, dispatch, self.policy.needs_estimated_ends
+        )
+        self.running_ends = self.view.running_ends
+        self.check_invariants = check_invariants
+        self.horizon_h = scenario.horizon_h
+        out = scenario.output
+        self.recorder = Recorder(
+            n_pools=len(self.pools),
+            horizon_h=self.horizon_h,
+            step_h=out.timeseries_step_h,
+            warmup_h=scenario.warmup_h,
+            year_starts_h=year_starts_h(scenario),
+            keep=out.job_records == "memory",
+            sink=job_sink,
+        )
+        self.source = JobSource(scenario, replication)
+        self.capacity_events: list[CapacityEvent] = []
+        for pool in self.pools:
+            pool.on_capacity_change = self._log_capacity
+        self._queue_area = 0.0
+        self._queue_since = 0.0
+        self.state_counts = [0, 0, 0]
+        self.campaign_times: dict[str, tuple[float, float]] = {}
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> RawRun:
+        """Simulate to the horizon and return the raw records."""
+        wall = time.perf_counter()
+        env = self.env
+        env.process(self._build_out())
+        env.process(self._arrivals())
+        env.run(until=self.horizon_h)
+        self._collect()
+        return RawRun(
+            scenario=self.scenario,
+            replication=self.replication,
+            pools=self.pools,
+            recorder=self.recorder,
+            capacity_events=self.capacity_events,
+            queue_area_job_h=self._queue_area,
+            jobs_submitted=self.recorder.n_recorded,
+            events=next(env._eid),  # SimPy numbers every scheduled event
+            wall_s=time.perf_counter() - wall,
+            extra={
+                "state_counts": dict(enumerate(self.state_counts)),
+                "campaigns": self.campaign_times,
+            },
+        )
+
+    def _build_out(self):  # type: ignore[no-untyped-def]
+        sc = self.scenario
+        changes = []
+        for pool, spec in zip(self.pools, (p for c in sc.centres for p in c.pools)):
+            for ph in spec.phases:
+                changes.append((sc.hours_since_start(ph.date), 0, pool, ph.servers, ph.label))
+            for rt in spec.retirements:
+                changes.append((sc.hours_since_start(rt.date), 1, pool, rt.servers, rt.label))
+        changes.sort(key=lambda c: (c[0], c[1], c[2].index))
+        for t, kind, pool, servers, label in changes:
+            if t >= self.horizon_h:
+                break
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            if kind == 0:
+                pool.add_servers(servers, label)
+            else:
+                pool.retire_servers(servers, label)
+            self._capacity_changed()
+
+    def _arrivals(self):  # type: ignore[no-untyped-def]
+        env = self.env
+        queue = self.queue
+        class_pools, campaign_pools = self.class_pools, self.campaign_pools
+        new_arrivals = self.view.new_arrivals
+        next_id = 0
+        for batch in self.source.batches(self.horizon_h):
+            columns = zip(
+                batch.submit_h.tolist(),
+                batch.job_class.tolist(),
+                batch.cards.tolist(),
+                batch.work.tolist(),
+                batch.estimate_factor.tolist(),
+                batch.tenant.tolist(),
+                batch.priority.tolist(),
+            )
+            for submit, jc, cards, work, factor, tenant, priority in columns:
+                if submit > env._now:
+                    yield env.timeout(submit - env._now)
+                eligible = class_pools[jc] if jc >= 0 else campaign_pools[-1 - jc]
+                job = TrainingJob(next_id, jc, tenant, priority, cards, submit, work, factor, eligible)
+                next_id += 1
+                now = env._now
+                self._queue_area += len(queue) * (now - self._queue_since)
+                self._queue_since = now
+                queue[job.id] = job
+                new_arrivals.append(job)
+                self._schedule()
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _capacity_changed(self) -> None:
+        view = self.view
+        view.capacity_freed = True
+        view.memo.clear()
+        self._schedule()
+
+    def _schedule(self) -> None:
+        view = self.view
+        view.now = self.env._now
+        for decision in self.policy.decide(view):
+            self._start(decision)
+        view.new_arrivals.clear()
+        view.capacity_freed = False
+
+    def _start(self, decision: Start) -> None:
+        job, p = decision.job, decision.pool
+        queue = self.queue
+        if queue.get(job.id) is not job:
+            self._reject(decision, "the job is not queued")
+        if p not in job.eligible:
+            self._reject(decision, f"the job may only use pools {list(job.eligible)}")
+        pool = self.pools[p]
+        if not pool.can_fit(job.cards):
+            self._reject(
+                decision,
+                f"{job.cards} cards do not fit pool {pool.centre}/{pool.name} now "
+                f"({pool.free_cards} of {pool.online_cards} cards free)",
+            )
+        env = self.env
+        now = env._now
+        self._queue_area += len(queue) * (now - self._queue_since)
+        self._queue_since = now
+        del queue[job.id]
+        job.state = RUNNING
+        job.start = now
+        job.pool = p
+        job.placement = pool.allocate(job.cards)
+        self.running[job.id] = job
+        speed = pool.speed
+        if self.running_ends is not None:
+            job.sort_key = (now + job.estimate_on(speed), job.id, job.cards)
+            self.running_ends[p].add(job.sort_key)
+        end = env.timeout(job.work / (job.cards * speed), job)
+        end.callbacks.append(self._finish)
+        if self.check_invariants:
+            assert now >= job.submit, f"job {job.id} starts before it was submitted"
+            pool.check()
+
+    def _finish(self, event: simpy.Event) -> None:
+        job: TrainingJob = event._value
+        pool = self.pools[job.pool]
+        pool.release(job.placement)
+        job.placement = None
+        now = self.env._now
+        job.end = now
+        del self.running[job.id]
+        if self.running_ends is not None:
+            self.running_ends[job.pool].remove(job.sort_key)
+        self._record(job, STATE_DONE)
+        if self.check_invariants:
+            pool.check()
+        view = self.view
+        view.capacity_freed = True
+        view.memo.clear()
+        self._schedule()
+
+    def _reject(self, decision: Start, reason: str) -> None:
+        raise PolicyError(
+            f"policy '{self.policy.name}' decided to start job {decision.job.id} "
+            f"({decision.job.cards} cards) on pool {decision.pool} at t={self.env.now:.4f} h, "
+            f"which is impossible: {reason}"
+        )
+
+    # ------------------------------------------------------------------ records
+
+    def _record(self, job: TrainingJob, state: int) -> None:
+        self.state_counts[state] += 1
+        if job.job_class < 0:
+            name = self.scenario.workload.campaigns[-1 - job.job_class].name
+            self.campaign_times[name] = (job.submit, job.end)
+        speed = self.pools[job.pool].speed if job.pool >= 0 else 1.0
+        self.recorder.record(
+            job.id,
+            job.job_class,
+            job.tenant,
+            job.priority,
+            job.cards,
+            job.pool,
+            state,
+            job.submit,
+            job.start,
+            job.end,
+            job.work,
+            job.work * job.estimate_factor / (job.cards * speed),
+        )
+
+    def _log_capacity(self, pool: Pool, delta: int, label: str) -> None:
+        self.capacity_events.append(
+            CapacityEvent(self.env.now, pool.index, delta, pool.online_cards, label)
+        )
+        if delta < 0:
+            return
+        view = self.view
+        view.capacity_freed = True
+        view.memo.clear()
+
+    def _collect(self) -> None:
+        now = self.env.now
+        self._queue_area += len(self.queue) * (now - self._queue_since)
+        self._queue_since = now
+        for job in self.running.values():
+            self._record(job, STATE_RUNNING)
+        for job in self.queue.values():
+            if job.state == QUEUED:
+                self._record(job, STATE_QUEUED)
+        self.recorder.flush()

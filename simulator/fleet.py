@@ -1,0 +1,318 @@
+"""Fleet bookkeeping: pools of servers and pods, exact placement kept in aggregate.
+
+A :class:`Pool` is one card type in servers of ``cards_per_server`` cards, grouped in
+pods (network domains). Placement is exact (a job knows which servers it holds) but the
+bookkeeping is aggregate, so its cost does not grow with the number of cards:
+
+* a fully free server sits in its pod's stack of free servers;
+* a server shared by small jobs sits in ``partial[f]``, the ordered set of servers with
+  ``f`` free cards (1 <= f < cards_per_server), or in no set when it is full;
+* pods are bucketed by their number of free whole servers, with bit masks of the
+  non-empty buckets so that "the smallest bucket with at least k" is one bit operation.
+
+Jobs of at most one server's cards run inside one server (best fit: the fullest server
+that fits; worst fit: the emptiest). Larger jobs take ``cards // cards_per_server`` whole
+servers, in one pod when one has room (``prefer``), or only in one pod when the job fits
+a pod (``require``), or anywhere (``ignore``); the remainder ``cards % cards_per_server``
+is placed like a small job. Allocation and release cost O(1) Python operations per pod
+touched; whole-server lists move with C-level slicing.
+
+Invariants (checked by the tests): ``0 <= free_cards <= online_cards``;
+``free_cards == cards_per_server * whole_free + sum(f * len(partial[f]))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# A placement: whole-server segments as (pod, [server ids]), and the small part as
+# (server id, cards) or None.
+Segments = list[tuple[int, list[int]]]
+
+
+@dataclass(slots=True)
+class Placement:
+    segments: Segments
+    small_server: int
+    small_cards: int
+
+
+def _low_bit(mask: int) -> int:
+    """Index of the lowest set bit of a positive int."""
+    return (mask & -mask).bit_length() - 1
+
+
+class Pool:
+    """One card type at one centre: servers, pods and their free capacity."""
+
+    __slots__ = (
+        "index",
+        "centre",
+        "centre_index",
+        "name",
+        "card_type",
+        "cards_per_server",
+        "servers_per_pod",
+        "speed",
+        "worst_fit",
+        "pod_locality",
+        "online_servers",
+        "online_cards",
+        "free_cards",
+        "whole_free",
+        "pod_stack",
+        "pod_size",
+        "pod_free_bucket",
+        "pod_mask",
+        "pod_of",
+        "partial",
+        "partial_mask",
+        "used_free",
+        "pending_retire",
+        "on_capacity_change",
+        "max_cards",
+    )
+
+    def __init__(
+        self,
+        *,
+        index: int,
+        centre: str,
+        centre_index: int,
+        name: str,
+        card_type: str,
+        cards_per_server: int,
+        servers_per_pod: int,
+        speed: float,
+        small_jobs: str = "best_fit",
+        pod_locality: str = "prefer",
+        max_cards: int = 0,
+    ) -> None:
+        self.index = index
+        self.centre = centre
+        self.centre_index = centre_index
+        self.name = name
+        self.card_type = card_type
+        self.cards_per_server = cards_per_server
+        self.servers_per_pod = servers_per_pod
+        self.speed = speed
+        self.worst_fit = small_jobs == "worst_fit"
+        self.pod_locality = pod_locality
+        self.max_cards = max_cards
+        self.online_servers = 0
+        self.online_cards = 0
+        self.free_cards = 0
+        self.whole_free = 0
+        self.pod_stack: list[list[int]] = []  # free whole servers of each pod
+        self.pod_size: list[int] = []  # servers ever assigned to each pod
+        # pod_free_bucket[c]: ordered set (dict) of pods with exactly c free whole servers.
+        self.pod_free_bucket: list[dict[int, None]] = [{} for _ in range(servers_per_pod + 1)]
+        self.pod_mask = 0  # bit c set when pod_free_bucket[c] is non-empty (c >= 1)
+        self.pod_of: list[int] = []
+        self.partial: list[dict[int, None]] = [{} for _ in range(cards_per_server)]
+        self.partial_mask = 0  # bit f set when partial[f] is non-empty
+        self.used_free: dict[int, int] = {}  # server -> free cards, for servers small jobs use
+        self.pending_retire = 0
+        self.on_capacity_change: Callable[[Pool, int, str], None] | None = None
+
+    # ------------------------------------------------------------------ capacity
+
+    def add_servers(self, n: int, label: str = "") -> None:
+        """Bring ``n`` new servers online, filling the last pod first, then new pods."""
+        added = 0
+        while added < n:
+            if self.pod_size and self.pod_size[-1] < self.servers_per_pod:
+                pod = len(self.pod_size) - 1
+            else:
+                pod = len(self.pod_size)
+                self.pod_stack.append([])
+                self.pod_size.append(0)
+            room = self.servers_per_pod - self.pod_size[pod]
+            take = min(room, n - added)
+            first = len(self.pod_of)
+            ids = list(range(first, first + take))
+            self.pod_of.extend([pod] * take)
+            self.pod_size[pod] += take
+            self._push_free(pod, ids)
+            added += take
+        self.online_servers += n
+        self.online_cards += n * self.cards_per_server
+        self.free_cards += n * self.cards_per_server
+        if self.on_capacity_change is not None:
+            self.on_capacity_change(self, n * self.cards_per_server, label)
+
+    def retire_servers(self, n: int, label: str = "") -> None:
+        """Take ``n`` servers out of service: free ones at once, busy ones as they free up."""
+        self.pending_retire += n
+        self._retire_free(label)
+
+    def _retire_free(self, label: str) -> None:
+        removed = 0
+        while self.pending_retire > 0 and self.pod_mask:
+            pod = next(iter(self.pod_free_bucket[_low_bit(self.pod_mask)]))
+            stack = self.pod_stack[pod]
+            take = min(len(stack), self.pending_retire)
+            del stack[len(stack) - take :]
+            self._set_pod_free(pod, len(stack) + take, len(stack))
+            self.whole_free -= take
+            self.pending_retire -= take
+            removed += take
+        if removed:
+            cards = removed * self.cards_per_server
+            self.online_servers -= removed
+            self.online_cards -= cards
+            self.free_cards -= cards
+            if self.on_capacity_change is not None:
+                self.on_capacity_change(self, -cards, label or "retirement")
+
+    # ------------------------------------------------------------------ queries
+
+    def can_fit(self, cards: int) -> bool:
+        """Whether a job of ``cards`` cards can be placed now."""
+        cps = self.cards_per_server
+        if cards > self.free_cards:
+            return False
+        if cards <= cps:
+            if cards == cps:
+                return self.whole_free > 0
+            return bool(self.partial_mask >> cards) or self.whole_free > 0
+        full, rest = divmod(cards, cps)
+        if self.pod_locality == "require" and full <= self.servers_per_pod:
+            if not self.pod_mask >> full:
+                return False
+        if rest and not (self.partial_mask >> rest):
+            full += 1
+        return self.whole_free >= full
+
+    # ------------------------------------------------------------------ allocation
+
+    def allocate(self, cards: int) -> Placement:
+        """Place a job of ``cards`` cards; the caller checked :meth:`can_fit`."""
+        cps = self.cards_per_server
+        self.free_cards -= cards
+        if cards < cps:
+            return Placement([], self._allocate_small(cards), cards)
+        full, rest = divmod(cards, cps)
+        segments = self._allocate_whole(full)
+        if rest:
+            return Placement(segments, self._allocate_small(rest), rest)
+        return Placement(segments, -1, 0)
+
+    def _allocate_small(self, k: int) -> int:
+        cps = self.cards_per_server
+        mask = self.partial_mask >> k
+        if mask and not (self.worst_fit and self.whole_free):
+            f = k + (_low_bit(mask) if not self.worst_fit else mask.bit_length() - 1)
+            bucket = self.partial[f]
+            server, _ = bucket.popitem()
+            if not bucket:
+                self.partial_mask &= ~(1 << f)
+        else:
+            (pod, ids) = self._allocate_whole(1)[0]
+            server = ids[0]
+            f = cps
+        left = f - k
+        self.used_free[server] = left
+        if left:
+            self.partial[left][server] = None
+            self.partial_mask |= 1 << left
+        return server
+
+    def _allocate_whole(self, n: int) -> Segments:
+        """Take ``n`` free whole servers, in as few pods as the locality rule allows."""
+        self.whole_free -= n
+        segments: Segments = []
+        fits_one = self.pod_mask >> n if self.pod_locality != "ignore" else 0
+        if fits_one:
+            c = n + _low_bit(fits_one)  # best fit: the pod with the fewest free that suffice
+            pod = next(iter(self.pod_free_bucket[c]))
+            segments.append((pod, self._take(pod, c, n)))
+            return segments
+        need = n
+        while need:
+            c = self.pod_mask.bit_length() - 1  # the pod with the most free servers
+            pod = next(iter(self.pod_free_bucket[c]))
+            take = c if c < need else need
+            segments.append((pod, self._take(pod, c, take)))
+            need -= take
+        return segments
+
+    def _take(self, pod: int, have: int, n: int) -> list[int]:
+        stack = self.pod_stack[pod]
+        ids = stack[have - n :]
+        del stack[have - n :]
+        self._set_pod_free(pod, have, have - n)
+        return ids
+
+    # ------------------------------------------------------------------ release
+
+    def release(self, placement: Placement) -> None:
+        """Return a job's servers and cards."""
+        for pod, ids in placement.segments:
+            self._push_free(pod, ids)
+            self.free_cards += len(ids) * self.cards_per_server
+        if placement.small_cards:
+            self._release_small(placement.small_server, placement.small_cards)
+        if self.pending_retire:
+            self._retire_free("retirement")
+
+    def _release_small(self, server: int, k: int) -> None:
+        f = self.used_free[server]
+        if f:
+            bucket = self.partial[f]
+            del bucket[server]
+            if not bucket:
+                self.partial_mask &= ~(1 << f)
+        f += k
+        self.free_cards += k
+        if f == self.cards_per_server:
+            del self.used_free[server]
+            self._push_free(self.pod_of[server], [server])
+        else:
+            self.used_free[server] = f
+            self.partial[f][server] = None
+            self.partial_mask |= 1 << f
+
+    def _push_free(self, pod: int, ids: list[int]) -> None:
+        stack = self.pod_stack[pod]
+        before = len(stack)
+        stack.extend(ids)
+        self.whole_free += len(ids)
+        self._set_pod_free(pod, before, len(stack))
+
+    def _set_pod_free(self, pod: int, old: int, new: int) -> None:
+        if old == new:
+            return
+        buckets = self.pod_free_bucket
+        if old:
+            bucket = buckets[old]
+            del bucket[pod]
+            if not bucket:
+                self.pod_mask &= ~(1 << old)
+        if new:
+            buckets[new][pod] = None
+            self.pod_mask |= 1 << new
+
+    # ------------------------------------------------------------------ checks
+
+    def check(self) -> None:
+        """Assert the bookkeeping invariants (used by tests; O(servers))."""
+        cps = self.cards_per_server
+        partial_cards = sum(f * len(b) for f, b in enumerate(self.partial))
+        whole = sum(len(s) for s in self.pod_stack)
+        assert whole == self.whole_free, (whole, self.whole_free)
+        assert self.free_cards == cps * whole + partial_cards, "free-card count drifted"
+        assert 0 <= self.free_cards <= self.online_cards
+        for c, bucket in enumerate(self.pod_free_bucket):
+            for pod in bucket:
+                assert len(self.pod_stack[pod]) == c
+            assert bool(bucket) == bool(self.pod_mask >> c & 1) or c == 0
+        for f, bucket in enumerate(self.partial):
+            assert bool(bucket) == bool(self.partial_mask >> f & 1) or f == 0
+        for left in self.used_free.values():
+            assert 0 <= left < cps
+
+    @property
+    def busy_cards(self) -> int:
+        return self.online_cards - self.free_cards

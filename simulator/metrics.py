@@ -1,0 +1,278 @@
+"""Every metric of a run, each defined once, computed from the engine's raw records.
+
+Definitions (hours throughout; "after warm-up" means jobs submitted, or time bins
+starting, at or after ``warmup_days``):
+
+* **utilisation** = busy card-hours / online card-hours, over time bins after warm-up;
+  broken down by ``centre``, ``card_type`` and calendar ``year``.
+* **queue time** ``wait_h`` = first start - submit, over jobs submitted after warm-up
+  that started before the horizon; mean (exact) and p50/p95/p99 (from log-binned
+  histograms, exact to 0.5 %), overall, by gang-size ``size`` class and by submit
+  ``year``.
+* **job completion time** ``jct_h`` = end - submit, over finished jobs.
+* **bounded slowdown** ``bsld`` = max(1, (wait + run) / max(run, 10 s)), over finished
+  jobs.
+* **backlog** = queued card demand (cards of waiting jobs), time-averaged after warm-up.
+* **jobs still waiting at the horizon**: submitted, never started.
+* **Little's law**: ``little_L`` is the time-average number of queued jobs measured by
+  the engine while it ran; ``little_lambda_W`` = (sum over jobs of min(start, H) -
+  submit) / H from the records; the two must agree in every run.
+* **energy** = (busy cards x board power + idle cards x idle fraction x board power) x
+  PUE x hours, in MWh; **cost** = energy x price per kWh.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from simulator.engine import RawRun
+from simulator.recorder import STATE_DONE, STATE_NAMES, STATE_QUEUED, STATE_RUNNING, hist_quantile
+from simulator.scenario.schema import SIZE_CLASSES, Scenario
+from simulator.workload import tenant_names
+
+QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+
+
+def bin_dates(scenario: Scenario, starts_h: np.ndarray) -> pd.DatetimeIndex:
+    base = pd.Timestamp(scenario.start)
+    return base + pd.to_timedelta(starts_h, unit="h")
+
+
+def utilisation_table(raw: RawRun) -> pd.DataFrame:
+    """Busy and online card-hours per pool and time bin (see :mod:`simulator.results`)."""
+    rec = raw.recorder
+    sc = raw.scenario
+    n, step = rec.n_bins, rec.step_h
+    online = np.zeros((len(raw.pools), n + 1))
+    if raw.capacity_events:
+        ev = raw.capacity_events
+        from simulator.recorder import add_intervals
+
+        add_intervals(
+            step,
+            n,
+            online,
+            np.array([e.pool for e in ev]),
+            np.array([e.time_h for e in ev]),
+            np.full(len(ev), rec.horizon_h),
+            np.array([float(e.delta_cards) for e in ev]),
+        )
+    starts = np.arange(n) * step
+    ends = np.minimum(starts + step, rec.horizon_h)
+    width = ends - starts
+    dates = bin_dates(sc, starts)
+    frames = []
+    for pool in raw.pools:
+        busy = rec.busy[pool.index, :n]
+        on = online[pool.index, :n]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            util = np.where(on > 0, busy / on, np.nan)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "bin_start_h": starts,
+                    "bin_end_h": ends,
+                    "date": dates,
+                    "centre": pool.centre,
+                    "pool": pool.name,
+                    "card_type": pool.card_type,
+                    "online_cards": on / width,
+                    "busy_cards": busy / width,
+                    "busy_card_h": busy,
+                    "online_card_h": on,
+                    "utilisation": util,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def backlog_table(raw: RawRun) -> pd.DataFrame:
+    rec = raw.recorder
+    n, step = rec.n_bins, rec.step_h
+    starts = np.arange(n) * step
+    ends = np.minimum(starts + step, rec.horizon_h)
+    width = ends - starts
+    return pd.DataFrame(
+        {
+            "bin_start_h": starts,
+            "bin_end_h": ends,
+            "date": bin_dates(raw.scenario, starts),
+            "queued_jobs": rec.queued_jobs[:n] / width,
+            "queued_cards": rec.queued_cards[:n] / width,
+        }
+    )
+
+
+def capacity_table(raw: RawRun) -> pd.DataFrame:
+    rows = [
+        {
+            "time_h": e.time_h,
+            "centre": raw.pools[e.pool].centre,
+            "pool": raw.pools[e.pool].name,
+            "card_type": raw.pools[e.pool].card_type,
+            "delta_cards": e.delta_cards,
+            "online_cards": e.online_cards,
+            "label": e.label,
+        }
+        for e in raw.capacity_events
+    ]
+    df = pd.DataFrame(
+        rows,
+        columns=["time_h", "centre", "pool", "card_type", "delta_cards", "online_cards", "label"],
+    )
+    df.insert(1, "date", bin_dates(raw.scenario, df["time_h"].to_numpy(dtype=float)))
+    return df
+
+
+def jobs_table(raw: RawRun) -> pd.DataFrame | None:
+    """The per-job table, or None when job records were switched off."""
+    cols = raw.recorder.job_columns()
+    if cols is None:
+        return None
+    sc = raw.scenario
+    class_names = [c.name for c in sc.workload.classes]
+    campaign_names = [c.name for c in sc.workload.campaigns]
+    jc = cols["job_class"].astype(np.int64)
+    pool_idx = cols["pool"].astype(np.int64)
+    pools = raw.pools
+    centre_of = np.array([p.centre for p in pools] + [""], dtype=object)
+    pool_of = np.array([p.name for p in pools] + [""], dtype=object)
+    type_of = np.array([p.card_type for p in pools] + [""], dtype=object)
+    names = np.array(class_names + campaign_names[::-1] + [""], dtype=object)
+    # Campaign k is stored as -1 - k, which indexes campaign_names reversed from the end.
+    class_label = names[np.where(jc >= 0, jc, len(class_names) + len(campaign_names) + jc)]
+    campaign = np.where(jc < 0, class_label, "")
+    tenants = np.array(tenant_names(sc), dtype=object)
+    cards = cols["cards"].astype(np.int64)
+    size_edges = np.array([lo for _, lo, _ in SIZE_CLASSES])
+    size_labels = np.array([label for label, _, _ in SIZE_CLASSES], dtype=object)
+    df = pd.DataFrame(
+        {
+            "job_id": cols["job_id"].astype(np.int64),
+            "job_class": class_label,
+            "tenant": tenants[cols["tenant"].astype(np.int64)],
+            "priority": cols["priority"].astype(np.int64),
+            "cards": cards,
+            "size_class": size_labels[np.searchsorted(size_edges, cards, side="right") - 1],
+            "submit_h": cols["submit_h"],
+            "start_h": cols["start_h"],
+            "end_h": cols["end_h"],
+            "wait_h": cols["start_h"] - cols["submit_h"],
+            "run_h": cols["end_h"] - cols["start_h"],
+            "centre": centre_of[pool_idx],
+            "pool": pool_of[pool_idx],
+            "card_type": type_of[pool_idx],
+            "work_ref_card_h": cols["work_ref_card_h"],
+            "estimate_h": cols["estimate_h"],
+            "state": np.array(STATE_NAMES, dtype=object)[cols["state"].astype(np.int64)],
+            "campaign": campaign,
+        }
+    )
+    return df.sort_values("job_id", kind="stable").reset_index(drop=True)
+
+
+def energy_table(raw: RawRun, utilisation: pd.DataFrame) -> pd.DataFrame:
+    """Energy (MWh) and cost per centre and calendar year."""
+    sc = raw.scenario
+    power_w = {c.name: c.board_power_w for c in sc.card_types}
+    idle = {c.name: c.idle_power_fraction for c in sc.card_types}
+    pue = {c.name: c.pue for c in sc.centres}
+    u = utilisation
+    idle_card_h = u["online_card_h"] - u["busy_card_h"]
+    watts = u["card_type"].map(power_w)
+    it_wh = (u["busy_card_h"] + idle_card_h * u["card_type"].map(idle)) * watts
+    frame = pd.DataFrame(
+        {
+            "centre": u["centre"],
+            "year": u["date"].dt.year,
+            "energy_mwh": it_wh * u["centre"].map(pue) / 1e6,
+        }
+    )
+    out = frame.groupby(["centre", "year"], as_index=False)["energy_mwh"].sum()
+    out["cost_cny"] = out["energy_mwh"] * 1000.0 * sc.energy.price_cny_per_kwh
+    return out
+
+
+def summary(raw: RawRun, utilisation: pd.DataFrame, energy: pd.DataFrame) -> dict[str, float]:
+    """The run's headline metrics as a flat dict (keys like ``wait_h_p95[size=1]``)."""
+    sc = raw.scenario
+    rec = raw.recorder
+    out: dict[str, float] = {}
+    # Utilisation after warm-up.
+    u = utilisation[utilisation["bin_start_h"] >= sc.warmup_h]
+    out["utilisation"] = _ratio(u["busy_card_h"].sum(), u["online_card_h"].sum())
+    for key, col in (("centre", "centre"), ("card_type", "card_type")):
+        for name, g in u.groupby(col, sort=False):
+            out[f"utilisation[{key}={name}]"] = _ratio(g["busy_card_h"].sum(), g["online_card_h"].sum())
+    for year, g in u.groupby(u["date"].dt.year):
+        out[f"utilisation[year={year}]"] = _ratio(g["busy_card_h"].sum(), g["online_card_h"].sum())
+    out["busy_card_h"] = float(u["busy_card_h"].sum())
+    out["online_card_h"] = float(u["online_card_h"].sum())
+    # Waits, completion times, slowdowns.
+    n_size, n_years = len(SIZE_CLASSES), rec.n_years
+    years = [sc.start.year + i for i in range(n_years)]
+    size_keys = [(label, i) for i, (label, _, _) in enumerate(SIZE_CLASSES)]
+
+    def put(prefix: str, hist: np.ndarray, total: np.ndarray, count: np.ndarray) -> None:
+        def one(suffix: str, si: int, yi: int, quantiles: bool = True) -> None:
+            n = int(count[si, yi])
+            out[f"{prefix}_mean{suffix}"] = float(total[si, yi] / n) if n else float("nan")
+            if quantiles:
+                for name, q in QUANTILES:
+                    out[f"{prefix}_{name}{suffix}"] = hist_quantile(hist[si, yi], q)
+
+        one("", n_size, n_years)
+        for label, si in size_keys:
+            one(f"[size={label}]", si, n_years)
+        for yi, year in enumerate(years):
+            one(f"[year={year}]", n_size, yi)
+            for label, si in size_keys:
+                one(f"[size={label},year={year}]", si, yi)
+
+    put("wait_h", rec.wait_hist, rec.wait_sum, rec.wait_n)
+    put("jct_h", rec.jct_hist, rec.jct_sum, rec.done_n)
+    n_done = rec.done_n[n_size, n_years]
+    out["bsld_mean"] = float(rec.bsld_sum[n_size, n_years] / n_done) if n_done else float("nan")
+    for label, si in size_keys:
+        n = rec.done_n[si, n_years]
+        out[f"bsld_mean[size={label}]"] = float(rec.bsld_sum[si, n_years] / n) if n else float("nan")
+    # Backlog after warm-up.
+    n_bins = rec.n_bins
+    starts = np.arange(n_bins) * rec.step_h
+    after = starts >= sc.warmup_h
+    span = float(np.sum(np.minimum(starts[after] + rec.step_h, rec.horizon_h) - starts[after]))
+    out["backlog_cards_mean"] = float(rec.queued_cards[:n_bins][after].sum() / span) if span else float("nan")
+    out["backlog_jobs_mean"] = float(rec.queued_jobs[:n_bins][after].sum() / span) if span else float("nan")
+    # Counts (all jobs, warm-up included).
+    state_counts = _state_counts(raw)
+    out["jobs_submitted"] = float(raw.jobs_submitted)
+    out["jobs_measured"] = float(rec.submitted_n[n_size, n_years])
+    out["jobs_finished"] = float(state_counts[STATE_DONE])
+    out["jobs_running_at_horizon"] = float(state_counts[STATE_RUNNING])
+    out["jobs_waiting_at_horizon"] = float(state_counts[STATE_QUEUED])
+    out["jobs_started"] = out["jobs_finished"] + out["jobs_running_at_horizon"]
+    # Little's law over the whole run.
+    out["little_L"] = raw.queue_area_job_h / rec.horizon_h
+    out["little_lambda_W"] = rec.truncated_wait_sum / rec.horizon_h
+    # Energy.
+    out["energy_mwh"] = float(energy["energy_mwh"].sum())
+    out["energy_cost_cny"] = float(energy["cost_cny"].sum())
+    for centre, g in energy.groupby("centre", sort=False):
+        out[f"energy_mwh[centre={centre}]"] = float(g["energy_mwh"].sum())
+    for year, g in energy.groupby("year"):
+        out[f"energy_mwh[year={year}]"] = float(g["energy_mwh"].sum())
+    # Campaigns: time to train (submit to finish), days.
+    for name, rec_row in raw.extra.get("campaigns", {}).items():
+        submit, end = rec_row
+        out[f"campaign_days[name={name}]"] = (end - submit) / 24.0
+    return out
+
+
+def _state_counts(raw: RawRun) -> dict[int, int]:
+    return dict(raw.extra.get("state_counts", {STATE_DONE: 0, STATE_RUNNING: 0, STATE_QUEUED: 0}))
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b > 0 else float("nan")

@@ -1,0 +1,201 @@
+"""Policy contract and registries: policies decide, the engine enforces.
+
+A queue policy is a frozen dataclass whose fields are its parameters, registered under a
+name with :func:`register_policy`. At every scheduling pass the engine calls
+``policy.decide(view)``, a generator of :class:`Start` decisions. The engine checks and
+applies each decision before asking for the next, so the :class:`SchedulerView` always
+shows the fleet as it is after the decisions already made. A policy never touches the
+SimPy environment, never yields SimPy events and does no I/O.
+
+A dispatch rule (``register_dispatch``) chooses among the pools where a job could start;
+queue policies call it through ``view.choose_pool(job)``.
+
+A user's own policy is a Python file that imports :func:`register_policy` and decorates a
+dataclass; the scenario names the file in ``policy.module``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from simulator.errors import PolicyError
+
+if TYPE_CHECKING:
+    from simulator.job import TrainingJob
+    from simulator.policies.view import SchedulerView
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Decision: start ``job`` now on pool index ``pool``."""
+
+    job: TrainingJob
+    pool: int
+
+
+class QueuePolicy:
+    """Base class of queue policies (subclass as a frozen dataclass and register it).
+
+    Class attributes:
+        needs_estimated_ends: the engine keeps, per pool, the running jobs ordered by
+            their user-estimated end (``view.running_by_estimated_end``); backfilling
+            policies need it, others save its cost.
+    """
+
+    name: ClassVar[str] = ""
+    needs_estimated_ends: ClassVar[bool] = False
+
+    def decide(self, view: SchedulerView) -> Iterator[Start]:
+        raise NotImplementedError
+
+
+class DispatchRule:
+    """Base class of dispatch rules: choose one pool among candidates."""
+
+    name: ClassVar[str] = ""
+
+    def choose(self, job: TrainingJob, candidates: list[int], view: SchedulerView) -> int:
+        raise NotImplementedError
+
+
+_POLICIES: dict[str, type[QueuePolicy]] = {}
+_DISPATCH: dict[str, type[DispatchRule]] = {}
+
+P = TypeVar("P", bound=type)
+
+
+def register_policy(name: str) -> Callable[[P], P]:
+    """Class decorator: register a queue policy under ``name``.
+
+    Raises:
+        PolicyError: when the name is taken or the class is not a dataclass policy.
+    """
+    return _registrar(_POLICIES, name, QueuePolicy, "policy")
+
+
+def register_dispatch(name: str) -> Callable[[P], P]:
+    """Class decorator: register a dispatch rule under ``name``."""
+    return _registrar(_DISPATCH, name, DispatchRule, "dispatch rule")
+
+
+def _registrar(
+    registry: dict[str, Any], name: str, base: type, what: str
+) -> Callable[[P], P]:
+    def wrap(cls: P) -> P:
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise PolicyError(f"{what} '{name}' must subclass {base.__name__}")
+        if not dataclasses.is_dataclass(cls):
+            raise PolicyError(f"{what} '{name}' must be a dataclass (its fields are its params)")
+        existing = registry.get(name)
+        if existing is not None and existing.__qualname__ != cls.__qualname__:
+            raise PolicyError(
+                f"{what} name '{name}' is already registered by {existing.__module__}."
+                f"{existing.__qualname__}"
+            )
+        cls.name = name  # type: ignore[attr-defined]
+        registry[name] = cls
+        return cls
+
+    return wrap
+
+
+def known_policies() -> list[str]:
+    _load_builtins()
+    return sorted(_POLICIES)
+
+
+def known_dispatch_rules() -> list[str]:
+    _load_builtins()
+    return sorted(_DISPATCH)
+
+
+def make_policy(name: str, params: dict[str, Any], module: str | None = None) -> QueuePolicy:
+    """Build a registered policy with checked parameters.
+
+    Args:
+        name: the registered name.
+        params: keyword parameters; each must be a field of the policy's dataclass.
+        module: optional path of a Python file that registers the policy.
+    """
+    _load_builtins()
+    if module is not None:
+        load_policy_module(module)
+    return _build(_POLICIES, name, params, "policy", known_policies)  # type: ignore[return-value]
+
+
+def make_dispatch(name: str, params: dict[str, Any]) -> DispatchRule:
+    """Build a registered dispatch rule with checked parameters."""
+    _load_builtins()
+    return _build(_DISPATCH, name, params, "dispatch rule", known_dispatch_rules)  # type: ignore[return-value]
+
+
+def _build(
+    registry: dict[str, Any],
+    name: str,
+    params: dict[str, Any],
+    what: str,
+    known: Callable[[], list[str]],
+) -> Any:
+    cls = registry.get(name)
+    if cls is None:
+        raise PolicyError(f"unknown {what} '{name}'; known: {', '.join(known())}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(params) - set(fields))
+    if unknown:
+        allowed = ", ".join(f"{n} ({f.type})" for n, f in fields.items()) or "none"
+        raise PolicyError(f"{what} '{name}' has no parameter {unknown}; parameters: {allowed}")
+    try:
+        obj = cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise PolicyError(f"{what} '{name}': bad parameters {params}: {exc}") from None
+    for n, f in fields.items():
+        value = getattr(obj, n)
+        expected = f.type if isinstance(f.type, type) else _BUILTIN_TYPES.get(str(f.type))
+        if expected is not None and not _type_ok(value, expected):
+            raise PolicyError(
+                f"{what} '{name}': parameter '{n}' must be {expected.__name__}, "
+                f"got {value!r}"
+            )
+    return obj
+
+
+_BUILTIN_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+def _type_ok(value: Any, expected: type) -> bool:
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def load_policy_module(path: str | Path) -> None:
+    """Import a user's policy file so that its ``@register_policy`` runs."""
+    path = Path(path)
+    if not path.exists():
+        raise PolicyError(f"policy module {path} does not exist")
+    mod_name = f"lingang_user_policy_{abs(hash(str(path.resolve())))}"
+    if mod_name in sys.modules:
+        return
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise PolicyError(f"policy module {path} cannot be imported (not a Python file?)")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's code: report any failure with its file
+        del sys.modules[mod_name]
+        raise PolicyError(f"policy module {path} failed to import: {exc!r}") from exc
+
+
+def _load_builtins() -> None:
+    # Importing the modules runs their @register_* decorators.
+    from simulator.policies import dispatch, easy_backfill, fifo  # noqa: F401

@@ -1,0 +1,121 @@
+"""EASY backfilling (Lifka 1995; Mu'alem and Feitelson 2001).
+
+Jobs start in submit order while they can. When the head job cannot start, it gets a
+reservation on the pool where it could start earliest: the *shadow time*, when enough
+running jobs will have ended (by their user estimates) to free its cards, and the
+*extra* cards that will still be free then. A later job may start now ("backfill") if it
+fits now and either ends (by its estimate) before the shadow time or uses no more than
+the extra cards, so it cannot delay the head job; on other pools it is not constrained.
+
+The shadow time counts cards, not server shapes: a reservation assumes the head's cards
+can be placed once enough cards are free. Backfill scans at most ``lookahead`` queued
+jobs per pass, so a pass costs O(lookahead) whatever the queue length.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from simulator.policies.base import QueuePolicy, Start, register_policy
+
+if TYPE_CHECKING:
+    from simulator.job import TrainingJob
+    from simulator.policies.view import SchedulerView
+
+
+def shadow_time(view: SchedulerView, job: TrainingJob, pool: int) -> tuple[float, int]:
+    """When ``job`` could start on ``pool`` by running jobs' estimates, and the spare cards.
+
+    Returns:
+        (shadow time in hours, extra cards free at that time beyond the job's need);
+        (inf, 0) when the pool's online cards can never hold the job.
+    """
+    p = view.pools[pool]
+    need = job.cards
+    if need > p.online_cards:
+        return math.inf, 0
+    available = p.free_cards
+    now = view.now
+    if available >= need:
+        # Enough cards but not in a usable shape: the next release is the best guess.
+        for end, _, _ in view.running_by_estimated_end(pool):
+            return max(end, now), available - need
+        return now, available - need
+    for end, _, cards in view.running_by_estimated_end(pool):
+        available += cards
+        if available >= need:
+            return max(end, now), available - need
+    return math.inf, 0
+
+
+@register_policy("easy_backfill")
+@dataclass(frozen=True)
+class EasyBackfill(QueuePolicy):
+    """EASY backfill with a bounded look-ahead.
+
+    Attributes:
+        lookahead: queued jobs examined per pass (the head included).
+    """
+
+    lookahead: int = 1000
+    needs_estimated_ends = True
+
+    def __post_init__(self) -> None:
+        if self.lookahead < 1:
+            raise ValueError(f"lookahead must be >= 1, got {self.lookahead}")
+
+    def decide(self, view: SchedulerView) -> Iterator[Start]:
+        started_head = False
+        while True:
+            head = view.head()
+            if head is None:
+                return
+            pool = view.choose_pool(head)
+            if pool is None:
+                break
+            started_head = True
+            yield Start(head, pool)
+
+        reservation = view.memo.get("easy")
+        if reservation is None or reservation[0] != head.id or started_head:
+            reservation = self._reserve(view, head)
+            candidates = view.waiting(self.lookahead)[1:]
+        else:
+            # Only arrivals since the last pass: older jobs were already examined.
+            fresh = [j for j in view.new_arrivals if view.is_queued(j)]
+            first_fresh = view.queue_length() - len(fresh)
+            candidates = fresh[: max(0, self.lookahead - first_fresh)]
+        _, res_pool, shadow, extra = reservation
+        now = view.now
+        for job in candidates:
+            options = view.start_options(job)
+            if not options:
+                continue
+            free_options = [p for p in options if p != res_pool]
+            if free_options:
+                chosen = (
+                    free_options[0]
+                    if len(free_options) == 1
+                    else view.dispatch.choose(job, free_options, view)
+                )
+                yield Start(job, chosen)
+                continue
+            # Only the reserved pool has room: backfill if it cannot delay the head.
+            if now + view.estimated_runtime(job, res_pool) <= shadow:
+                yield Start(job, res_pool)
+            elif job.cards <= extra:
+                extra -= job.cards
+                yield Start(job, res_pool)
+        view.memo["easy"] = (head.id, res_pool, shadow, extra)
+
+    @staticmethod
+    def _reserve(view: SchedulerView, head: TrainingJob) -> tuple[int, int, float, int]:
+        best = (head.id, head.eligible[0], math.inf, 0)
+        for p in head.eligible:
+            shadow, extra = shadow_time(view, head, p)
+            if shadow < best[2]:
+                best = (head.id, p, shadow, extra)
+        return best

@@ -1,0 +1,103 @@
+"""The read-only view of queue and fleet that a policy sees during a scheduling pass.
+
+The engine owns one :class:`SchedulerView` per run and keeps it current; policies read
+it and call its helpers, and return :class:`~simulator.policies.base.Start` decisions.
+Policies must not modify the pools or the queue themselves.
+
+Incremental passes: ``capacity_freed`` is False when, since the previous pass, jobs
+have only arrived (no job ended and no capacity came online). A policy whose decisions
+depend only on the queue order and the free capacity may then consider only
+``new_arrivals``. ``memo`` is a dict that survives between passes and that the engine
+empties whenever capacity is freed or added; policies may cache there what they derive
+from the running set (for example a backfill reservation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from sortedcontainers import SortedList
+
+if TYPE_CHECKING:
+    from simulator.fleet import Pool
+    from simulator.job import TrainingJob
+    from simulator.policies.base import DispatchRule
+
+
+class SchedulerView:
+    """What a policy may look at: the time, the queue in submit order and the pools."""
+
+    def __init__(
+        self,
+        pools: list[Pool],
+        queue: dict[int, TrainingJob],
+        dispatch: DispatchRule,
+        keep_estimated_ends: bool,
+    ) -> None:
+        self.now = 0.0
+        self.pools = pools
+        self._queue = queue
+        self.dispatch = dispatch
+        self.new_arrivals: list[TrainingJob] = []
+        self.capacity_freed = True
+        self.memo: dict[str, Any] = {}
+        # Per pool: (estimated end, job id, cards) of running jobs, ascending.
+        self.running_ends: list[SortedList] | None = (
+            [SortedList() for _ in pools] if keep_estimated_ends else None
+        )
+
+    # ------------------------------------------------------------------ queue
+
+    def head(self) -> TrainingJob | None:
+        """The longest-waiting queued job, or None."""
+        return next(iter(self._queue.values()), None)
+
+    def queue_length(self) -> int:
+        return len(self._queue)
+
+    def waiting(self, limit: int) -> list[TrainingJob]:
+        """Up to ``limit`` queued jobs in submit order (a copy, safe to iterate)."""
+        return list(islice(self._queue.values(), limit))
+
+    def is_queued(self, job: TrainingJob) -> bool:
+        return job.id in self._queue
+
+    # ------------------------------------------------------------------ fleet
+
+    def can_start(self, job: TrainingJob, pool: int) -> bool:
+        """Whether ``job`` may use ``pool`` and its cards can be placed there now."""
+        return pool in job.eligible and self.pools[pool].can_fit(job.cards)
+
+    def start_options(self, job: TrainingJob) -> list[int]:
+        """Pools where ``job`` could start now."""
+        cards = job.cards
+        pools = self.pools
+        return [p for p in job.eligible if pools[p].can_fit(cards)]
+
+    def choose_pool(self, job: TrainingJob) -> int | None:
+        """The dispatch rule's pool among those where ``job`` could start now, or None."""
+        eligible = job.eligible
+        if len(eligible) == 1:
+            p = eligible[0]
+            return p if self.pools[p].can_fit(job.cards) else None
+        options = self.start_options(job)
+        if not options:
+            return None
+        if len(options) == 1:
+            return options[0]
+        return self.dispatch.choose(job, options, self)
+
+    def estimated_runtime(self, job: TrainingJob, pool: int) -> float:
+        """The user's estimate of ``job``'s run time on ``pool`` (hours)."""
+        return job.estimate_on(self.pools[pool].speed)
+
+    def running_by_estimated_end(self, pool: int) -> Iterable[tuple[float, int, int]]:
+        """Running jobs of ``pool`` as (estimated end, job id, cards), earliest first.
+
+        Only available to policies with ``needs_estimated_ends = True``.
+        """
+        if self.running_ends is None:
+            raise RuntimeError("this policy did not declare needs_estimated_ends = True")
+        return self.running_ends[pool]

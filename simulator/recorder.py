@@ -1,0 +1,285 @@
+"""Compact per-job records and the streaming accumulators derived from them.
+
+The engine appends one record per job when it ends (or at the horizon) to typed
+``array`` columns: about 60 bytes a job. Every ``chunk_size`` records the chunk is
+folded, vectorised, into bounded accumulators:
+
+* busy card-hours per pool and time bin (exact interval overlap, not sampling);
+* queued jobs and queued cards per time bin (backlog);
+* log-binned histograms of wait, job completion time and bounded slowdown by gang-size
+  class and submit year, with exact sums and counts beside them.
+
+The chunk is then kept (``job_records="memory"``), handed to a sink (for example a
+Parquet writer supplied by the caller), or dropped, so memory stays bounded whatever the
+number of jobs. The recorder never writes files itself.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable
+
+import numpy as np
+
+from simulator.scenario.schema import SIZE_CLASSES
+
+# Histogram bins for durations in hours: bin 0 holds values below HIST_MIN_H (reported as
+# 0); then geometric bins of ratio HIST_RATIO up to HIST_MAX_H; the last bin is overflow.
+HIST_MIN_H = 1e-4  # 0.36 s
+HIST_MAX_H = 1e6
+HIST_RATIO = 1.01  # percentiles are exact to within half a bin: 0.5 % relative
+N_GEO = math.ceil(math.log(HIST_MAX_H / HIST_MIN_H) / math.log(HIST_RATIO))
+N_BINS = N_GEO + 2
+_LOG_MIN = math.log(HIST_MIN_H)
+_LOG_RATIO = math.log(HIST_RATIO)
+
+BSLD_THRESHOLD_H = 10.0 / 3600.0  # 10 s, the usual bounded-slowdown threshold
+
+STATE_DONE, STATE_RUNNING, STATE_QUEUED = 0, 1, 2
+STATE_NAMES = ("done", "running", "queued")
+
+_SIZE_EDGES = np.array([lo for _, lo, _ in SIZE_CLASSES] + [2**62], dtype=np.int64)
+
+COLUMNS: dict[str, str] = {
+    "job_id": "q",
+    "job_class": "h",
+    "tenant": "h",
+    "priority": "h",
+    "cards": "l",
+    "pool": "h",
+    "state": "b",
+    "submit_h": "d",
+    "start_h": "d",
+    "end_h": "d",
+    "work_ref_card_h": "d",
+    "estimate_h": "d",
+}
+
+Chunk = dict[str, np.ndarray]
+
+
+def hist_bin(x: np.ndarray) -> np.ndarray:
+    """Histogram bin index of each duration in hours."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.floor((np.log(np.maximum(x, HIST_MIN_H)) - _LOG_MIN) / _LOG_RATIO).astype(np.int64)
+    b = np.clip(b + 1, 1, N_BINS - 1)
+    b[x < HIST_MIN_H] = 0
+    return b
+
+
+def hist_value(b: np.ndarray | int) -> np.ndarray:
+    """Representative value (geometric bin centre; 0 for bin 0) of histogram bins."""
+    b = np.asarray(b)
+    centre = np.exp(_LOG_MIN + (b - 1 + 0.5) * _LOG_RATIO)
+    return np.where(b == 0, 0.0, centre)
+
+
+def hist_quantile(counts: np.ndarray, q: float) -> float:
+    """The ``q`` quantile (inverted-CDF convention) of a binned sample; NaN if empty."""
+    n = int(counts.sum())
+    if n == 0:
+        return float("nan")
+    rank = max(1, math.ceil(q * n))
+    b = int(np.searchsorted(np.cumsum(counts), rank))
+    return float(hist_value(b))
+
+
+def add_intervals(
+    step_h: float,
+    n_bins: int,
+    acc: np.ndarray,
+    row: np.ndarray,
+    t0: np.ndarray,
+    t1: np.ndarray,
+    weight: np.ndarray,
+) -> None:
+    """Add ``weight x overlap([t0, t1), bin)`` hours to ``acc[row, bin]`` for every bin.
+
+    Bins are ``[b * step_h, (b + 1) * step_h)``; ``acc`` has ``n_bins + 1`` columns, the
+    last catching time at or after the horizon. Exact and vectorised: a difference array
+    of weights per bin, then corrections for the partial first and last bins.
+    """
+    keep = t1 > t0
+    if not keep.all():
+        row, t0, t1, weight = row[keep], t0[keep], t1[keep], weight[keep]
+    if not len(t0):
+        return
+    b0 = np.minimum((t0 // step_h).astype(np.int64), n_bins)
+    b1 = np.minimum((t1 // step_h).astype(np.int64), n_bins)
+    diff = np.zeros_like(acc)
+    np.add.at(diff, (row, b0), weight)
+    np.add.at(diff, (row, b1), -weight)
+    full = np.cumsum(diff, axis=1) * step_h
+    np.add.at(full, (row, b0), -weight * (t0 - b0 * step_h))
+    np.add.at(full, (row, b1), weight * (t1 - b1 * step_h))
+    acc += full
+
+
+class Recorder:
+    """Collects job records in compact columns and folds them into accumulators.
+
+    Args:
+        n_pools: number of pools (for the busy-time accumulator).
+        horizon_h: run length; running jobs count busy, queued jobs queued, up to it.
+        step_h: width of the time bins.
+        warmup_h: jobs submitted before it are left out of the wait statistics.
+        start_year: calendar year of hour 0; ``year_of_hour`` maps hours to year index.
+        keep: whether folded chunks are kept for the per-job table.
+        sink: called with each folded chunk (e.g. to stream it to disk).
+    """
+
+    def __init__(
+        self,
+        *,
+        n_pools: int,
+        horizon_h: float,
+        step_h: float,
+        warmup_h: float,
+        year_starts_h: list[float],
+        keep: bool,
+        sink: Callable[[Chunk], None] | None = None,
+        chunk_size: int = 65536,
+    ) -> None:
+        self.cols = {name: array(code) for name, code in COLUMNS.items()}
+        self._append = [self.cols[name].append for name in COLUMNS]
+        self.horizon_h = horizon_h
+        self.step_h = step_h
+        self.n_bins = max(1, math.ceil(horizon_h / step_h - 1e-9))
+        self.warmup_h = warmup_h
+        self.year_starts_h = np.asarray(year_starts_h, dtype=float)
+        self.n_years = len(year_starts_h)
+        self.keep = keep
+        self.sink = sink
+        self.chunk_size = chunk_size
+        self.kept: list[Chunk] = []
+        self.n_recorded = 0
+        n_size = len(SIZE_CLASSES)
+        # Index n_size / n_years in these arrays means "all sizes" / "all years".
+        self.busy = np.zeros((n_pools, self.n_bins + 1))
+        self.queued_jobs = np.zeros(self.n_bins + 1)
+        self.queued_cards = np.zeros(self.n_bins + 1)
+        self.wait_hist = np.zeros((n_size + 1, self.n_years + 1, N_BINS), dtype=np.int64)
+        self.jct_hist = np.zeros((n_size + 1, self.n_years + 1, N_BINS), dtype=np.int64)
+        shape = (n_size + 1, self.n_years + 1)
+        self.wait_sum = np.zeros(shape)
+        self.wait_n = np.zeros(shape, dtype=np.int64)
+        self.jct_sum = np.zeros(shape)
+        self.bsld_sum = np.zeros(shape)
+        self.done_n = np.zeros(shape, dtype=np.int64)
+        self.submitted_n = np.zeros(shape, dtype=np.int64)
+        self.truncated_wait_sum = 0.0  # sum over all jobs of min(start, H) - submit
+        self.busy_card_h_total = 0.0
+
+    def record(
+        self,
+        job_id: int,
+        job_class: int,
+        tenant: int,
+        priority: int,
+        cards: int,
+        pool: int,
+        state: int,
+        submit: float,
+        start: float,
+        end: float,
+        work: float,
+        estimate: float,
+    ) -> None:
+        """Append one job's record (NaN for a start or end that did not happen)."""
+        a = self._append
+        a[0](job_id)
+        a[1](job_class)
+        a[2](tenant)
+        a[3](priority)
+        a[4](cards)
+        a[5](pool)
+        a[6](state)
+        a[7](submit)
+        a[8](start)
+        a[9](end)
+        a[10](work)
+        a[11](estimate)
+        if len(self.cols["job_id"]) >= self.chunk_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Fold the pending records into the accumulators and keep, sink or drop them."""
+        if not len(self.cols["job_id"]):
+            return
+        chunk = {
+            name: np.frombuffer(col, dtype=col.typecode).copy() for name, col in self.cols.items()
+        }
+        self.cols = {name: array(code) for name, code in COLUMNS.items()}
+        self._append = [self.cols[name].append for name in COLUMNS]
+        self._fold(chunk)
+        self.n_recorded += len(chunk["job_id"])
+        if self.sink is not None:
+            self.sink(chunk)
+        if self.keep:
+            self.kept.append(chunk)
+
+    # ------------------------------------------------------------------ folding
+
+    def _fold(self, c: Chunk) -> None:
+        H = self.horizon_h
+        submit, start, end, cards = c["submit_h"], c["start_h"], c["end_h"], c["cards"]
+        started = ~np.isnan(start)
+        begin = np.where(started, start, H)
+        finish = np.where(np.isnan(end), H, end)
+        cards_f = cards.astype(float)
+        # Busy card-hours per pool and bin.
+        s = started
+        add_intervals(self.step_h, self.n_bins, self.busy, c["pool"][s], begin[s], finish[s], cards_f[s])
+        self.busy_card_h_total += float(np.sum((finish[s] - begin[s]) * cards_f[s]))
+        # Backlog: a job is queued over [submit, start) (or to the horizon).
+        zero = np.zeros(len(submit), dtype=np.int64)
+        jobs_q = self.queued_jobs[None, :]
+        add_intervals(self.step_h, self.n_bins, jobs_q, zero, submit, begin, np.ones(len(submit)))
+        cards_q = self.queued_cards[None, :]
+        add_intervals(self.step_h, self.n_bins, cards_q, zero, submit, begin, cards_f)
+        self.truncated_wait_sum += float(np.sum(begin - submit))
+        # Statistics by size class and submit year, after warm-up.
+        measured = submit >= self.warmup_h
+        size = np.searchsorted(_SIZE_EDGES, cards, side="right") - 1
+        year = np.searchsorted(self.year_starts_h, submit, side="right") - 1
+        for idx in self._breakdowns(size, year, measured):
+            np.add.at(self.submitted_n, idx, 1)
+        w = measured & started
+        wait = start[w] - submit[w]
+        wb = hist_bin(wait)
+        for idx in self._breakdowns(size, year, w):
+            np.add.at(self.wait_hist, (*idx, wb), 1)
+            np.add.at(self.wait_sum, idx, wait)
+            np.add.at(self.wait_n, idx, 1)
+        d = measured & (c["state"] == STATE_DONE)
+        jct = end[d] - submit[d]
+        run = end[d] - start[d]
+        bsld = np.maximum(1.0, jct / np.maximum(run, BSLD_THRESHOLD_H))
+        jb = hist_bin(jct)
+        for idx in self._breakdowns(size, year, d):
+            np.add.at(self.jct_hist, (*idx, jb), 1)
+            np.add.at(self.jct_sum, idx, jct)
+            np.add.at(self.bsld_sum, idx, bsld)
+            np.add.at(self.done_n, idx, 1)
+
+    def _breakdowns(
+        self, size: np.ndarray, year: np.ndarray, mask: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(size, year) index pairs for the selected jobs, with "all" rows and columns."""
+        s, y = size[mask], year[mask]
+        all_s = np.full(len(s), len(SIZE_CLASSES))
+        all_y = np.full(len(s), self.n_years)
+        return [(s, y), (s, all_y), (all_s, y), (all_s, all_y)]
+
+    # ------------------------------------------------------------------ output
+
+    def job_columns(self) -> Chunk | None:
+        """All kept records as one set of numpy columns (None when records are off)."""
+        if not self.keep:
+            return None
+        if not self.kept:
+            return {n: np.frombuffer(array(code), dtype=code) for n, code in COLUMNS.items()}
+        if len(self.kept) == 1:
+            return self.kept[0]
+        return {n: np.concatenate([k[n] for k in self.kept]) for n in COLUMNS}
