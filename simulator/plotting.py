@@ -124,6 +124,20 @@ def _no_data(ax: Axes, message: str) -> None:
     )
 
 
+def _side_note(ax: Axes, lines: list[str]) -> None:
+    """Notes outside the axes on the right, under a legend placed there."""
+    ax.text(
+        1.01,
+        0.0,
+        "\n".join(lines),
+        transform=ax.transAxes,
+        ha="left",
+        va="bottom",
+        fontsize=NOTE_SIZE,
+        color="0.3",
+    )
+
+
 def _n_replications(table: pd.DataFrame) -> int:
     if "replication" in table.columns and len(table):
         return int(table["replication"].nunique())
@@ -168,8 +182,9 @@ def _shade_warmup(ax: Axes, start: pd.Timestamp | None, warmup_h: float) -> Patc
     if start is None or warmup_h <= 0:
         return None
     end = start + pd.to_timedelta(warmup_h, unit="h")
-    ax.axvspan(start, end, color="0.88", zorder=0, linewidth=0)  # type: ignore[arg-type]
-    return Patch(color="0.88", label=f"warm-up ({warmup_h / _HOURS_PER_DAY:g} days, excluded)")
+    style = {"facecolor": "none", "edgecolor": "0.75", "hatch": "///", "linewidth": 0}
+    ax.axvspan(start, end, zorder=0, **style)  # type: ignore[arg-type]
+    return Patch(label=f"warm-up ({warmup_h / _HOURS_PER_DAY:g} days)", **style)
 
 
 def _mean_and_range(
@@ -513,7 +528,8 @@ def plot_utilisation_heatmap(
     Returns:
         The axes (the colour bar is attached to its figure).
     """
-    ax = _new_axes(ax, (10.0, 3.2))
+    n_centres = utilisation["centre"].nunique() if len(utilisation) else 1
+    ax = _new_axes(ax, (10.0, 2.2 + 0.45 * n_centres))
     _decorate(
         ax,
         _title("Monthly utilisation by centre", where),
@@ -549,7 +565,7 @@ def plot_utilisation_heatmap(
                     ha="center",
                     va="center",
                     fontsize=NOTE_SIZE,
-                    color="white" if v < 0.6 else "black",
+                    color="white" if v < 0.45 else "black",
                 )
     bar = ax.figure.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     bar.set_label("Utilisation (%)", fontsize=LABEL_SIZE - 1)
@@ -635,22 +651,23 @@ def plot_wait_ecdf_by_size(
     for q in (0.5, 0.95):
         ax.axhline(q, color="0.6", lw=0.6, ls=":")
     queued = int(jobs["wait_h"].isna().sum())
-    notes = ["Curves start at the left edge at their share of zero waits."]
+    notes = ["Each curve starts at the left edge at its share of zero waits."]
     if queued:
-        notes.append(f"{queued:,} jobs still queued at the horizon are not included.")
+        notes.append(
+            f"{queued:,} job{'s' if queued != 1 else ''} still queued at the horizon "
+            "not included."
+        )
     if _n_replications(jobs) > 1:
         notes.append(f"{_n_replications(jobs)} replications pooled.")
-    ax.text(
-        0.99,
-        0.03,
-        "\n".join(notes),
-        transform=ax.transAxes,
-        ha="right",
-        va="bottom",
-        fontsize=NOTE_SIZE,
-        color="0.3",
+    ax.legend(
+        handles=handles,
+        loc="best",
+        fontsize=LEGEND_SIZE,
+        framealpha=0.9,
+        title="\n".join(notes),
+        title_fontsize=NOTE_SIZE,
+        alignment="left",
     )
-    ax.legend(handles=handles, loc="upper left", fontsize=LEGEND_SIZE, framealpha=0.9)
     return ax
 
 
@@ -721,15 +738,15 @@ def plot_p95_wait_by_quarter(
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=LEGEND_SIZE, frameon=False)
     else:
         _no_data(ax, f"no quarter has {min_jobs} or more started jobs of one size class")
-    ax.text(
-        0.01,
-        0.98,
-        f"points need ≥ {min_jobs} started jobs; jobs still queued at the horizon are not counted",
-        transform=ax.transAxes,
-        ha="left",
-        va="top",
-        fontsize=NOTE_SIZE,
-        color="0.3",
+    _side_note(
+        ax,
+        [
+            f"A point needs ≥ {min_jobs}",
+            "started jobs.",
+            "Jobs still queued at",
+            "the horizon are not",
+            "counted.",
+        ],
     )
     return ax
 
@@ -901,7 +918,7 @@ def plot_forest(
         y += 0.5  # a gap between metrics
     ax.axvline(0.0, color="0.2", lw=1.0)
     ax.set_yticks(ticks, tick_labels, fontsize=TICK_SIZE - 1)
-    ax.set_ylim(y - 0.5, -0.7)
+    ax.set_ylim(y - 0.5, -1.8)  # the band above the first row holds the legend
     if scale == "per_metric":
         ax.set_xlim(-1.15, 1.15)
     handles: list[Line2D] = [
@@ -917,10 +934,9 @@ def plot_forest(
     ax.legend(
         handles=handles,
         loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
         ncols=min(len(handles), 4),
         fontsize=LEGEND_SIZE,
-        frameon=False,
+        framealpha=0.95,
     )
     return ax
 
@@ -979,10 +995,10 @@ def plot_energy_by_centre_year(
     ax.set_xticks(range(len(years)), [str(y) for y in years])
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.margins(y=0.12)
-    note = "bar labels: electricity cost, million CNY"
+    notes = ["Bar labels:", "electricity cost,", "million CNY."]
     if _n_replications(energy) > 1:
-        note += f"; mean of {_n_replications(energy)} replications"
-    ax.text(0.0, 1.0, note, transform=ax.transAxes, fontsize=NOTE_SIZE, color="0.3", va="bottom")
+        notes += [f"Mean of {_n_replications(energy)}", "replications."]
+    _side_note(ax, notes)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=LEGEND_SIZE, frameon=False)
     return ax
 
@@ -1055,13 +1071,13 @@ def plot_campaign_timeline(
         last = queue_end if not started else (end if finished else horizon)
         if not (started and finished):
             ax.plot([x(last)], [y], marker=">", color="0.2", ms=7)
-        wait_d = (queue_end - submit) / _HOURS_PER_DAY
+        waited = _duration(queue_end - submit)
         if not started:
-            note = f"queued ≥ {wait_d:.1f} d at horizon"
+            note = f"still queued at the horizon, waited ≥ {waited}"
         elif not finished:
-            note = f"waited {wait_d:.1f} d, running ≥ {(horizon - start) / 24:.1f} d at horizon"
+            note = f"waited {waited}, still running at the horizon after {_duration(horizon - start)}"
         else:
-            note = f"waited {wait_d:.1f} d, ran {(end - start) / 24:.1f} d"
+            note = f"waited {waited}, ran {_duration(end - start)}"
         ax.annotate(
             note,
             (x(last), y),
@@ -1080,7 +1096,7 @@ def plot_campaign_timeline(
         else:
             labels.append(f"job {row['job_id']} {row.get('job_class', '')} ({cards}{place})")
     ax.set_yticks(range(len(labels)), labels, fontsize=TICK_SIZE - 1)
-    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.set_ylim(len(labels) - 0.5, -1.6)  # the band above the first row holds the legend
     ax.margins(x=0.02)
     right = ax.get_xlim()[1]
     ax.set_xlim(right=right + 0.3 * (right - ax.get_xlim()[0]))
@@ -1094,12 +1110,18 @@ def plot_campaign_timeline(
             Line2D([], [], marker=">", color="0.2", ls="none", label="cut at the horizon"),
         ],
         loc="upper center",
-        bbox_to_anchor=(0.5, -0.14 if len(labels) > 3 else -0.3),
         ncols=3,
         fontsize=LEGEND_SIZE,
-        frameon=False,
+        framealpha=0.95,
     )
     return ax
+
+
+def _duration(hours: float) -> str:
+    """A duration in hours below two days, in days above."""
+    if hours < 2 * _HOURS_PER_DAY:
+        return format_hours(hours)
+    return f"{hours / _HOURS_PER_DAY:,.1f} d"
 
 
 def _timeline_rows(jobs: pd.DataFrame, top: int) -> pd.DataFrame:

@@ -29,6 +29,8 @@ Tables of a :class:`RunResult`:
     time_h, date, centre, pool, card_type, delta_cards, online_cards (after the change),
     label (the build-out phase or retirement label).
 
+``energy`` (one row per centre and calendar year): centre, year, energy_mwh, cost_cny.
+
 ``summary`` (a flat dict of floats and ints; see :mod:`simulator.metrics` for each
 metric's definition), and ``meta`` (scenario name, seed, replication index, version,
 wall time, events processed).
@@ -56,6 +58,7 @@ class RunResult:
     backlog: pd.DataFrame
     capacity: pd.DataFrame
     summary: dict[str, float]
+    energy: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -65,11 +68,13 @@ class ExperimentResult:
 
     ``summaries`` is the long table (scenario, replication, metric, value);
     ``intervals`` gives per scenario and metric the mean, standard error and the
-    95% confidence interval across replications (Student t); ``runs`` keeps each
+    95% confidence interval across replications (Student t); ``paired`` (several
+    scenarios only) gives each scenario's paired difference against the first; ``runs`` keeps each
     :class:`RunResult` when the experiment was asked to keep them.
     """
 
     summaries: pd.DataFrame
     intervals: pd.DataFrame
     runs: list[RunResult] = field(default_factory=list)
+    paired: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)

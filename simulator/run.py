@@ -68,6 +68,7 @@ def to_result(raw: RawRun) -> RunResult:
         backlog=backlog_table(raw),
         capacity=capacity_table(raw),
         summary=summary(raw, util, energy),
+        energy=energy,
         meta={
             "scenario": raw.scenario.name,
             "replication": raw.replication,
@@ -78,5 +79,4 @@ def to_result(raw: RawRun) -> RunResult:
             "jobs": raw.jobs_submitted,
         },
     )
-    result.energy = energy  # type: ignore[attr-defined]
     return result

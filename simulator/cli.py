@@ -1,0 +1,278 @@
+"""The ``lingang-sim`` command line.
+
+Commands: ``run`` (simulate a scenario into a results folder), ``validate`` (check a
+scenario without running it), ``report`` (rebuild a folder's HTML report), ``policies``
+(list registered policies and dispatch rules) and ``traces`` (import and inspect job
+traces). Errors on bad input print one clear message and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from simulator import __version__
+from simulator.errors import LingangSimError
+from simulator.results import RunResult
+from simulator.scenario import Scenario, load_scenario
+
+EXAMPLES_RUN = """
+\b
+Examples:
+  lingang-sim run scenarios/lingang-baseline.yaml
+  lingang-sim run scenarios/toy-two-centres.yaml --replications 5 --out results/toy
+  lingang-sim run my.yaml --set policy.name=fifo --set horizon_days=90 --force
+"""
+
+
+def _console(quiet: bool) -> Console:
+    return Console(stderr=True, quiet=quiet)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lingang-sim")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def cli(verbose: bool) -> None:
+    """Compute-capacity planning simulator for Lingang's AI compute centres."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+
+
+set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY.PATH=VALUE",
+    help="Override a scenario value (repeatable), e.g. --set policy.name=fifo.",
+)
+
+
+@cli.command(epilog=EXAMPLES_RUN)
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@set_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Results folder "
+              "(default: results/<scenario name>).")
+@click.option("--replications", type=click.IntRange(min=1), help="Override the scenario's count.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Local processes for replications (0: one per core).")
+@click.option("--force", is_flag=True, help="Replace an existing results folder.")
+@click.option("--csv", is_flag=True, help="Also write CSV copies of the tables.")
+@click.option("--no-report", is_flag=True, help="Skip figures and the HTML report.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or summary on the terminal.")
+def run(
+    scenario: Path,
+    overrides: tuple[str, ...],
+    out: Path | None,
+    replications: int | None,
+    workers: int,
+    force: bool,
+    csv: bool,
+    no_report: bool,
+    quiet: bool,
+) -> None:
+    """Simulate SCENARIO and write a results folder (summary, tables, figures, report)."""
+    from simulator.experiment import run_experiment
+    from simulator.output import check_target, write_results
+
+    console = _console(quiet)
+    sc = load_scenario(scenario, list(overrides))
+    out = out or Path("results") / sc.name
+    check_target(out, force)
+    n = replications or sc.replications
+    workers = min(n, workers or os.cpu_count() or 1)
+    console.print(
+        f"[bold]{sc.name}[/]: {sc.start} + {sc.horizon_days:g} days, {n} replication(s), "
+        f"policy {sc.policy.name}, {workers} worker(s)"
+    )
+    with _progress(console) as progress:
+        task = progress.add_task("replications", total=n)
+
+        def done(result: RunResult) -> None:
+            progress.advance(task)
+            logging.getLogger(__name__).info(
+                "replication %d: %d jobs in %.1f s",
+                result.replication,
+                result.meta["jobs"],
+                result.meta["wall_s"],
+            )
+
+        experiment = run_experiment(sc, n, workers=workers, on_done=done)
+    command = "lingang-sim " + " ".join(sys.argv[1:])
+    extra = None if no_report else _figures_and_report(sc)
+    write_results(out, sc, experiment, command=command, force=force, csv=csv, extra=extra)
+    if not quiet:
+        _print_headline(console, sc, experiment.intervals)
+        console.print(f"results written to [bold]{out}[/]")
+
+
+def _figures_and_report(sc: Scenario) -> Any:
+    def extra(folder: Path) -> None:
+        from simulator.figures import write_figures
+        from simulator.report import write_report
+
+        write_figures(folder, sc)
+        write_report(folder)
+
+    return extra
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=console.quiet or not console.is_terminal,
+    )
+
+
+def _print_headline(console: Console, sc: Scenario, intervals: Any) -> None:
+    rows = intervals[intervals["scenario"] == sc.name].set_index("metric")
+    table = Table(title=f"{sc.name}: headline metrics (mean and 95% CI across replications)")
+    table.add_column("metric")
+    table.add_column("mean", justify="right")
+    table.add_column("95% CI", justify="right")
+    wanted = [
+        "utilisation",
+        "wait_h_mean",
+        "wait_h_p50",
+        "wait_h_p95",
+        "wait_h_p95[size=1]",
+        "wait_h_p95[size=>1024]",
+        "jct_h_mean",
+        "bsld_mean",
+        "backlog_cards_mean",
+        "jobs_submitted",
+        "jobs_waiting_at_horizon",
+        "energy_mwh",
+    ]
+    wanted += [m for m in rows.index if m.startswith("utilisation[year=")]
+    wanted += [m for m in rows.index if m.startswith("campaign_days")]
+    for metric in wanted:
+        if metric not in rows.index:
+            continue
+        r = rows.loc[metric]
+        ci = "" if r["n"] < 2 or r["ci_low"] != r["ci_low"] else f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]"
+        table.add_row(escape(metric), f"{r['mean']:.4g}", ci)
+    Console(quiet=console.quiet).print(table)
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@set_option
+def validate(scenario: Path, overrides: tuple[str, ...]) -> None:
+    """Check SCENARIO (and overrides) without running it; print what it describes."""
+    from simulator.engine import build_pools, eligible_pools
+    from simulator.policies import make_dispatch, make_policy
+
+    sc = load_scenario(scenario, list(overrides))
+    pools = build_pools(sc)
+    eligible_pools(sc, pools)
+    make_policy(sc.policy.name, sc.policy.params, sc.policy.module)
+    make_dispatch(sc.dispatch.name, sc.dispatch.params)
+    console = Console()
+    console.print(f"[green]ok[/]: {scenario} is a valid scenario '{sc.name}'")
+    table = Table(title="Cards online by centre at each year end (build-out phases)")
+    table.add_column("centre")
+    years = list(range(sc.start.year, sc.end_date.year + 1))
+    for y in years:
+        table.add_column(str(y), justify="right")
+    import datetime as dt
+
+    for centre in sc.centres:
+        cells = []
+        for y in years:
+            end = dt.date(y, 12, 31)
+            cards = sum(
+                ph.servers * p.cards_per_server
+                for p in centre.pools
+                for ph in p.phases
+                if ph.date <= end
+            ) - sum(
+                rt.servers * p.cards_per_server
+                for p in centre.pools
+                for rt in p.retirements
+                if rt.date <= end
+            )
+            cells.append(f"{cards:,}")
+        table.add_row(centre.name, *cells)
+    console.print(table)
+    console.print(
+        f"workload: {len(sc.workload.classes)} job classes, {len(sc.workload.campaigns)} "
+        f"campaigns; policy {sc.policy.name}; dispatch {sc.dispatch.name}; "
+        f"{sc.replications} replication(s); seed {sc.seed}"
+    )
+
+
+@cli.command()
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+def report(results_dir: Path) -> None:
+    """Rebuild the figures and HTML report of a results folder."""
+    from simulator.figures import write_figures
+    from simulator.output import read_summary
+    from simulator.report import write_report
+
+    read_summary(results_dir)
+    sc = load_scenario(results_dir / "scenario.yaml")
+    write_figures(results_dir, sc)
+    path = write_report(results_dir)
+    click.echo(f"report written to {path}")
+
+
+@cli.command()
+def policies() -> None:
+    """List the registered queue policies and dispatch rules with their parameters."""
+    import dataclasses
+
+    from simulator.policies.base import _DISPATCH, _POLICIES, known_policies
+
+    known_policies()
+    for title, registry in (("queue policies", _POLICIES), ("dispatch rules", _DISPATCH)):
+        click.echo(f"{title}:")
+        for name in sorted(registry):
+            cls = registry[name]
+            params = ", ".join(
+                f"{f.name}={f.default!r}" for f in dataclasses.fields(cls)
+            )
+            doc = (cls.__doc__ or "").strip().splitlines()[0]
+            click.echo(f"  {name}({params}): {doc}")
+
+
+def _attach_optional_groups() -> None:
+    try:
+        from simulator.traces.commands import traces
+    except ImportError:  # the traces package is optional at import time
+        return
+    cli.add_command(traces)
+
+
+_attach_optional_groups()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning lingang-sim errors into a message and exit 2."""
+    try:
+        cli.main(args=argv, prog_name="lingang-sim", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except LingangSimError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("interrupted; nothing half-written was left behind", err=True)
+        sys.exit(130)
