@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,7 +200,9 @@ class Engine:
         wall = time.perf_counter()
         env = self.env
         env.process(self._build_out())
-        env.process(self._arrivals())
+        self._rows = self._arrival_rows()
+        self._next_id = 0
+        self._next_arrival()
         env.run(until=self.horizon_h)
         self._collect()
         return RawRun(
@@ -239,14 +241,9 @@ class Engine:
                 pool.retire_servers(servers, label)
             self._capacity_changed()
 
-    def _arrivals(self):  # type: ignore[no-untyped-def]
-        env = self.env
-        queue = self.queue
-        class_pools, campaign_pools = self.class_pools, self.campaign_pools
-        new_arrivals = self.view.new_arrivals
-        next_id = 0
+    def _arrival_rows(self) -> Iterator[tuple[Any, ...]]:
         for batch in self.source.batches(self.horizon_h):
-            columns = zip(
+            yield from zip(
                 batch.submit_h.tolist(),
                 batch.job_class.tolist(),
                 batch.cards.tolist(),
@@ -255,18 +252,30 @@ class Engine:
                 batch.tenant.tolist(),
                 batch.priority.tolist(),
             )
-            for submit, jc, cards, work, factor, tenant, priority in columns:
-                if submit > env._now:
-                    yield env.timeout(submit - env._now)
-                eligible = class_pools[jc] if jc >= 0 else campaign_pools[-1 - jc]
-                job = TrainingJob(next_id, jc, tenant, priority, cards, submit, work, factor, eligible)
-                next_id += 1
-                now = env._now
-                self._queue_area += len(queue) * (now - self._queue_since)
-                self._queue_since = now
-                queue[job.id] = job
-                new_arrivals.append(job)
-                self._schedule()
+
+    def _next_arrival(self) -> None:
+        """Schedule the next job's arrival as one timeout (no process per job)."""
+        row = next(self._rows, None)
+        if row is None:
+            return
+        self._pending = row
+        env = self.env
+        event = env.timeout(max(0.0, row[0] - env._now))
+        event.callbacks.append(self._arrive)
+
+    def _arrive(self, _event: simpy.Event) -> None:
+        submit, jc, cards, work, factor, tenant, priority = self._pending
+        eligible = self.class_pools[jc] if jc >= 0 else self.campaign_pools[-1 - jc]
+        job = TrainingJob(self._next_id, jc, tenant, priority, cards, submit, work, factor, eligible)
+        self._next_id += 1
+        queue = self.queue
+        now = self.env._now
+        self._queue_area += len(queue) * (now - self._queue_since)
+        self._queue_since = now
+        queue[job.id] = job
+        self.view.new_arrivals.append(job)
+        self._schedule()
+        self._next_arrival()
 
     # ------------------------------------------------------------------ scheduling
 
@@ -334,7 +343,8 @@ class Engine:
         view = self.view
         view.capacity_freed = True
         view.memo.clear()
-        self._schedule()
+        if self.queue:  # with nobody waiting there is nothing to decide
+            self._schedule()
 
     def _reject(self, decision: Start, reason: str) -> None:
         raise PolicyError(
@@ -352,18 +362,20 @@ class Engine:
             self.campaign_times[name] = (job.submit, job.end)
         speed = self.pools[job.pool].speed if job.pool >= 0 else 1.0
         self.recorder.record(
-            job.id,
-            job.job_class,
-            job.tenant,
-            job.priority,
-            job.cards,
-            job.pool,
-            state,
-            job.submit,
-            job.start,
-            job.end,
-            job.work,
-            job.work * job.estimate_factor / (job.cards * speed),
+            (
+                job.id,
+                job.job_class,
+                job.tenant,
+                job.priority,
+                job.cards,
+                job.pool,
+                state,
+                job.submit,
+                job.start,
+                job.end,
+                job.work,
+                job.work * job.estimate_factor / (job.cards * speed),
+            )
         )
 
     def _log_capacity(self, pool: Pool, delta: int, label: str) -> None:

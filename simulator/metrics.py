@@ -17,8 +17,10 @@ starting, at or after ``warmup_days``):
 * **Little's law**: ``little_L`` is the time-average number of queued jobs measured by
   the engine while it ran; ``little_lambda_W`` = (sum over jobs of min(start, H) -
   submit) / H from the records; the two must agree in every run.
-* **energy** = (busy cards x board power + idle cards x idle fraction x board power) x
-  PUE x hours, in MWh; **cost** = energy x price per kWh.
+* **energy** = (busy cards + idle cards x idle fraction) x power per card x PUE x
+  hours, in MWh, where power per card is the all-in figure when the card type gives one
+  (server, network and storage share) and the board power otherwise; **cost** = energy
+  x price per kWh.
 """
 
 from __future__ import annotations
@@ -176,7 +178,7 @@ def jobs_table(raw: RawRun) -> pd.DataFrame | None:
 def energy_table(raw: RawRun, utilisation: pd.DataFrame) -> pd.DataFrame:
     """Energy (MWh) and cost per centre and calendar year."""
     sc = raw.scenario
-    power_w = {c.name: c.board_power_w for c in sc.card_types}
+    power_w = {c.name: c.power_w for c in sc.card_types}
     idle = {c.name: c.idle_power_fraction for c in sc.card_types}
     pue = {c.name: c.pue for c in sc.centres}
     u = utilisation

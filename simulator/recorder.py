@@ -1,7 +1,8 @@
 """Compact per-job records and the streaming accumulators derived from them.
 
-The engine appends one record per job when it ends (or at the horizon) to typed
-``array`` columns: about 60 bytes a job. Every ``chunk_size`` records the chunk is
+The engine appends one record per job when it ends (or at the horizon); pending
+records are turned into compact typed numpy columns (62 bytes a job) every
+``chunk_size`` records. Every ``chunk_size`` records the chunk is
 folded, vectorised, into bounded accumulators:
 
 * busy card-hours per pool and time bin (exact interval overlap, not sampling);
@@ -17,8 +18,8 @@ number of jobs. The recorder never writes files itself.
 from __future__ import annotations
 
 import math
-from array import array
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -41,20 +42,22 @@ STATE_NAMES = ("done", "running", "queued")
 
 _SIZE_EDGES = np.array([lo for _, lo, _ in SIZE_CLASSES] + [2**62], dtype=np.int64)
 
-COLUMNS: dict[str, str] = {
-    "job_id": "q",
-    "job_class": "h",
-    "tenant": "h",
-    "priority": "h",
-    "cards": "l",
-    "pool": "h",
-    "state": "b",
-    "submit_h": "d",
-    "start_h": "d",
-    "end_h": "d",
-    "work_ref_card_h": "d",
-    "estimate_h": "d",
+#: Record columns and their compact storage types (62 bytes a job).
+DTYPES: dict[str, type] = {
+    "job_id": np.int64,
+    "job_class": np.int16,
+    "tenant": np.int16,
+    "priority": np.int16,
+    "cards": np.int32,
+    "pool": np.int16,
+    "state": np.int8,
+    "submit_h": np.float64,
+    "start_h": np.float64,
+    "end_h": np.float64,
+    "work_ref_card_h": np.float64,
+    "estimate_h": np.float64,
 }
+COLUMNS = tuple(DTYPES)
 
 Chunk = dict[str, np.ndarray]
 
@@ -141,8 +144,7 @@ class Recorder:
         sink: Callable[[Chunk], None] | None = None,
         chunk_size: int = 65536,
     ) -> None:
-        self.cols = {name: array(code) for name, code in COLUMNS.items()}
-        self._append = [self.cols[name].append for name in COLUMNS]
+        self.rows: list[tuple[Any, ...]] = []  # pending records, at most chunk_size
         self.horizon_h = horizon_h
         self.step_h = step_h
         self.n_bins = max(1, math.ceil(horizon_h / step_h - 1e-9))
@@ -171,47 +173,24 @@ class Recorder:
         self.truncated_wait_sum = 0.0  # sum over all jobs of min(start, H) - submit
         self.busy_card_h_total = 0.0
 
-    def record(
-        self,
-        job_id: int,
-        job_class: int,
-        tenant: int,
-        priority: int,
-        cards: int,
-        pool: int,
-        state: int,
-        submit: float,
-        start: float,
-        end: float,
-        work: float,
-        estimate: float,
-    ) -> None:
-        """Append one job's record (NaN for a start or end that did not happen)."""
-        a = self._append
-        a[0](job_id)
-        a[1](job_class)
-        a[2](tenant)
-        a[3](priority)
-        a[4](cards)
-        a[5](pool)
-        a[6](state)
-        a[7](submit)
-        a[8](start)
-        a[9](end)
-        a[10](work)
-        a[11](estimate)
-        if len(self.cols["job_id"]) >= self.chunk_size:
+    def record(self, row: tuple[int, int, int, int, int, int, int, float, float, float, float, float]) -> None:
+        """Append one job's record, its values in the order of ``COLUMNS``.
+
+        Use NaN for a start or end that did not happen.
+        """
+        self.rows.append(row)
+        if len(self.rows) >= self.chunk_size:
             self.flush()
 
     def flush(self) -> None:
         """Fold the pending records into the accumulators and keep, sink or drop them."""
-        if not len(self.cols["job_id"]):
+        if not self.rows:
             return
+        columns = list(zip(*self.rows))
+        self.rows = []
         chunk = {
-            name: np.frombuffer(col, dtype=col.typecode).copy() for name, col in self.cols.items()
+            name: np.array(col, dtype=DTYPES[name]) for name, col in zip(COLUMNS, columns)
         }
-        self.cols = {name: array(code) for name, code in COLUMNS.items()}
-        self._append = [self.cols[name].append for name in COLUMNS]
         self._fold(chunk)
         self.n_recorded += len(chunk["job_id"])
         if self.sink is not None:
@@ -279,7 +258,7 @@ class Recorder:
         if not self.keep:
             return None
         if not self.kept:
-            return {n: np.frombuffer(array(code), dtype=code) for n, code in COLUMNS.items()}
+            return {n: np.zeros(0, dtype=t) for n, t in DTYPES.items()}
         if len(self.kept) == 1:
             return self.kept[0]
         return {n: np.concatenate([k[n] for k in self.kept]) for n in COLUMNS}

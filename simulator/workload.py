@@ -98,6 +98,7 @@ class ClassStream:
         arrival = job_class.arrival
         self.base_rate_h = arrival.rate_per_day / 24.0
         self.log_growth_h = np.log(arrival.growth_per_year) / HOURS_PER_YEAR
+        self.log_work_growth_h = float(np.log(job_class.work.growth_per_year) / HOURS_PER_YEAR)
         self.daily = _normalised(arrival.daily_profile, 24)
         self.weekly = _normalised(arrival.weekly_profile, 7)
         self.profile_max = float(self.daily.max() * self.weekly.max())
@@ -128,8 +129,9 @@ class ClassStream:
         keep = self.rng_arrivals.uniform(0.0, lam_max, n) < self.rate_h(t)
         return t[keep]
 
-    def attributes(self, n: int) -> tuple[np.ndarray, ...]:
-        """Cards, work (reference-card-hours), estimate factors and tenants for n jobs."""
+    def attributes(self, t: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Cards, work (reference-card-hours), estimate factors and tenants of jobs at t."""
+        n = len(t)
         jc = self.job_class
         cards = np.maximum(1, np.rint(sample(jc.gang_size, self.rng_sizes, n))).astype(np.int64)
         values = sample(jc.work.distribution, self.rng_work, n)
@@ -139,6 +141,8 @@ class ClassStream:
             work = values
         else:
             work = values / self.ref_flop_per_card_h
+        if self.log_work_growth_h:
+            work = work * np.exp(self.log_work_growth_h * t)
         est = jc.estimate
         factors = (
             np.full(n, est.factor_min)
@@ -265,7 +269,7 @@ class JobSource:
     def _class_batch(self, s: ClassStream, t0: float, t1: float) -> JobBatch:
         t = s.arrivals(t0, t1)
         n = len(t)
-        cards, work, factors, tenants = s.attributes(n)
+        cards, work, factors, tenants = s.attributes(t)
         return JobBatch(
             submit_h=t,
             job_class=np.full(n, s.index, dtype=np.int64),

@@ -20,9 +20,8 @@ import dataclasses
 import importlib.util
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeVar
 
 from simulator.errors import PolicyError
 
@@ -31,8 +30,7 @@ if TYPE_CHECKING:
     from simulator.policies.view import SchedulerView
 
 
-@dataclass(frozen=True, slots=True)
-class Start:
+class Start(NamedTuple):
     """Decision: start ``job`` now on pool index ``pool``."""
 
     job: TrainingJob
@@ -56,12 +54,22 @@ class QueuePolicy:
 
 
 class DispatchRule:
-    """Base class of dispatch rules: choose one pool among candidates."""
+    """Base class of dispatch rules: choose one pool among candidates.
+
+    ``choose`` defines the rule. ``pick`` finds the startable pools and applies it; a rule
+    may override ``pick`` with a faster equivalent (it must return what ``choose`` would).
+    """
 
     name: ClassVar[str] = ""
 
     def choose(self, job: TrainingJob, candidates: list[int], view: SchedulerView) -> int:
         raise NotImplementedError
+
+    def pick(self, job: TrainingJob, view: SchedulerView) -> int | None:
+        options = view.start_options(job)
+        if not options:
+            return None
+        return options[0] if len(options) == 1 else self.choose(job, options, view)
 
 
 _POLICIES: dict[str, type[QueuePolicy]] = {}

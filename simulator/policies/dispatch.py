@@ -36,6 +36,23 @@ class EarliestStart(DispatchRule):
                 best, best_free = p, free
         return best
 
+    def pick(self, job: TrainingJob, view: SchedulerView) -> int | None:
+        # The least-loaded eligible pool is the answer whenever the job fits there, which
+        # is the common case; only otherwise filter the startable pools first.
+        pools = view.pools
+        best, best_free = -1, -1.0
+        for p in job.eligible:
+            pool = pools[p]
+            if pool.online_cards:
+                free = pool.free_cards / pool.online_cards
+                if free > best_free:
+                    best, best_free = p, free
+        if best < 0:
+            return None
+        if pools[best].can_fit(job.cards):
+            return best
+        return DispatchRule.pick(self, job, view)
+
 
 @register_dispatch("fastest_card")
 @dataclass(frozen=True)

@@ -90,7 +90,11 @@ class EasyBackfill(QueuePolicy):
             candidates = fresh[: max(0, self.lookahead - first_fresh)]
         _, res_pool, shadow, extra = reservation
         now = view.now
+        # Free cards only shrink during a pass, so no job larger than this can start.
+        most_free = max((p.free_cards for p in view.pools), default=0)
         for job in candidates:
+            if job.cards > most_free:
+                continue
             options = view.start_options(job)
             if not options:
                 continue

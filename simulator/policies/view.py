@@ -82,12 +82,7 @@ class SchedulerView:
         if len(eligible) == 1:
             p = eligible[0]
             return p if self.pools[p].can_fit(job.cards) else None
-        options = self.start_options(job)
-        if not options:
-            return None
-        if len(options) == 1:
-            return options[0]
-        return self.dispatch.choose(job, options, self)
+        return self.dispatch.pick(job, self)
 
     def estimated_runtime(self, job: TrainingJob, pool: int) -> float:
         """The user's estimate of ``job``'s run time on ``pool`` (hours)."""

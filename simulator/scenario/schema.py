@@ -54,6 +54,11 @@ class CardType(Frozen):
     bf16_tflops: PositiveFloat = Field(description="Peak dense BF16 TFLOPS per card.")
     memory_gb: PositiveFloat
     board_power_w: PositiveFloat = Field(description="Board power when busy, W.")
+    all_in_power_w: PositiveFloat | None = Field(
+        None,
+        description="Busy power per card including its share of server, network and "
+        "storage, W (defaults to the board power).",
+    )
     idle_power_fraction: float = Field(
         0.3, ge=0, le=1, description="Idle draw as a fraction of board power."
     )
@@ -64,6 +69,11 @@ class CardType(Frozen):
     @property
     def effective_tflops(self) -> float:
         return self.bf16_tflops * self.mfu
+
+    @property
+    def power_w(self) -> float:
+        """Busy power per card used for energy: all-in when given, else the board's."""
+        return self.all_in_power_w if self.all_in_power_w is not None else self.board_power_w
 
 
 class BuildPhase(Frozen):
@@ -216,10 +226,19 @@ class WorkSpec(Frozen):
     * ``ref_hours``: run time in hours on reference cards; work = value x cards.
     * ``card_hours``: total reference-card-hours, whatever the gang size.
     * ``flop``: total FLOP; converted with the reference card's TFLOPS x MFU.
+
+    A job submitted at t hours carries ``growth_per_year ** (t / 8766)`` times the sampled
+    work: bigger runs rather than more runs (frontier training compute grows mostly that
+    way [G1]).
     """
 
     unit: Literal["ref_hours", "card_hours", "flop"] = "ref_hours"
     distribution: Distribution
+    growth_per_year: PositiveFloat = Field(
+        1.0,
+        description="Compound growth of the work per job with its submit time; demand "
+        "grows as arrival.growth_per_year x work.growth_per_year.",
+    )
 
 
 class EstimateSpec(Frozen):
