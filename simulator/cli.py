@@ -80,19 +80,18 @@ def run(
 ) -> None:
     """Simulate SCENARIO and write a results folder (summary, tables, figures, report)."""
     from simulator.experiment import run_experiment
-    from simulator.output import check_target, write_results
+    from simulator.output import ResultsFolder
 
     console = _console(quiet)
     sc = load_scenario(scenario, list(overrides))
     out = out or Path("results") / sc.name
-    check_target(out, force)
     n = replications or sc.replications
     workers = min(n, workers or os.cpu_count() or 1)
     console.print(
         f"[bold]{sc.name}[/]: {sc.start} + {sc.horizon_days:g} days, {n} replication(s), "
         f"policy {sc.policy.name}, {workers} worker(s)"
     )
-    with _progress(console) as progress:
+    with ResultsFolder(out, force=force) as folder, _progress(console) as progress:
         task = progress.add_task("replications", total=n)
 
         def done(result: RunResult) -> None:
@@ -104,10 +103,12 @@ def run(
                 result.meta["wall_s"],
             )
 
-        experiment = run_experiment(sc, n, workers=workers, on_done=done)
-    command = "lingang-sim " + " ".join(sys.argv[1:])
-    extra = None if no_report else _figures_and_report(sc)
-    write_results(out, sc, experiment, command=command, force=force, csv=csv, extra=extra)
+        experiment = run_experiment(
+            sc, n, workers=workers, on_done=done, jobs_dir=folder.jobs_dir
+        )
+        command = "lingang-sim " + " ".join(sys.argv[1:])
+        extra = None if no_report else _figures_and_report(sc)
+        folder.write(sc, experiment, command=command, csv=csv, extra=extra)
     if not quiet:
         _print_headline(console, sc, experiment.intervals)
         console.print(f"results written to [bold]{out}[/]")

@@ -146,6 +146,8 @@ class Engine:
         policy: a queue policy (default: built from ``scenario.policy``).
         check_invariants: check pool bookkeeping after every start and end (slow; tests).
         job_sink: receives each chunk of job records (see :class:`Recorder`).
+        keep_jobs: keep the per-job records in memory (default: ``output.job_records``
+            is ``"memory"``).
     """
 
     def __init__(
@@ -156,6 +158,7 @@ class Engine:
         policy: QueuePolicy | None = None,
         check_invariants: bool = False,
         job_sink: Callable[[Chunk], None] | None = None,
+        keep_jobs: bool | None = None,
     ) -> None:
         self.scenario = scenario
         self.replication = replication
@@ -181,7 +184,7 @@ class Engine:
             step_h=out.timeseries_step_h,
             warmup_h=scenario.warmup_h,
             year_starts_h=year_starts_h(scenario),
-            keep=out.job_records == "memory",
+            keep=out.job_records == "memory" if keep_jobs is None else keep_jobs,
             sink=job_sink,
         )
         self.source = JobSource(scenario, replication)

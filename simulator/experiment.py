@@ -11,9 +11,11 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 import pandas as pd
 
+from simulator.jobfiles import ParquetJobSink
 from simulator.results import ExperimentResult, RunResult
 from simulator.run import run
 from simulator.scenario.schema import Scenario
@@ -22,8 +24,17 @@ from simulator.stats import intervals, paired_differences
 log = logging.getLogger(__name__)
 
 
-def _cell(scenario: Scenario, replication: int) -> RunResult:
-    return run(scenario, replication)
+def _cell(scenario: Scenario, replication: int, jobs_dir: Path | None) -> RunResult:
+    """One replication; with ``jobs_dir`` its per-job rows stream to a Parquet file there."""
+    if jobs_dir is None or scenario.output.job_records == "none":
+        return run(scenario, replication)
+    sink = ParquetJobSink(jobs_dir / f"r{replication}.parquet", scenario, replication)
+    try:
+        result = run(scenario, replication, job_sink=sink, keep_jobs=False)
+    finally:
+        sink.close()
+    result.meta["jobs_file"] = str(sink.path)
+    return result
 
 
 def run_experiment(
@@ -33,6 +44,7 @@ def run_experiment(
     workers: int = 1,
     keep_runs: bool = True,
     on_done: Callable[[RunResult], None] | None = None,
+    jobs_dir: Path | None = None,
 ) -> ExperimentResult:
     """Run every scenario for ``replications`` replications (default: each scenario's own).
 
@@ -42,10 +54,14 @@ def run_experiment(
         workers: local processes (1 runs in this process; 0 means all cores).
         keep_runs: keep every RunResult (tables included) in the result.
         on_done: called with each finished run, e.g. to report progress.
+        jobs_dir: stream each run's per-job rows to ``jobs_dir/r<replication>.parquet``
+            instead of keeping them in memory (one scenario only).
     """
     if isinstance(scenarios, Scenario):
         scenarios = [scenarios]
     names = [s.name for s in scenarios]
+    if jobs_dir is not None and len(scenarios) > 1:
+        raise ValueError("jobs_dir holds one scenario's job files; run one scenario")
     if len(set(names)) != len(names):
         raise ValueError(f"scenario names must be unique in an experiment, got {names}")
     cells = [
@@ -55,13 +71,13 @@ def run_experiment(
     runs: list[RunResult] = []
     if workers <= 1 or len(cells) == 1:
         for s, r in cells:
-            result = _cell(s, r)
+            result = _cell(s, r, jobs_dir)
             runs.append(result)
             if on_done:
                 on_done(result)
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(cells))) as pool:
-            futures = [pool.submit(_cell, s, r) for s, r in cells]
+            futures = [pool.submit(_cell, s, r, jobs_dir) for s, r in cells]
             for fut in as_completed(futures):
                 result = fut.result()
                 runs.append(result)

@@ -29,7 +29,16 @@ import numpy as np
 import pandas as pd
 
 from simulator.engine import RawRun
-from simulator.recorder import STATE_DONE, STATE_NAMES, STATE_QUEUED, STATE_RUNNING, hist_quantile
+from simulator.fleet import Pool
+from simulator.recorder import (
+    STATE_DONE,
+    STATE_NAMES,
+    STATE_QUEUED,
+    STATE_RUNNING,
+    Chunk,
+    add_intervals,
+    hist_quantile,
+)
 from simulator.scenario.schema import SIZE_CLASSES, Scenario
 from simulator.workload import tenant_names
 
@@ -49,8 +58,6 @@ def utilisation_table(raw: RawRun) -> pd.DataFrame:
     online = np.zeros((len(raw.pools), n + 1))
     if raw.capacity_events:
         ev = raw.capacity_events
-        from simulator.recorder import add_intervals
-
         add_intervals(
             step,
             n,
@@ -129,16 +136,19 @@ def capacity_table(raw: RawRun) -> pd.DataFrame:
 
 
 def jobs_table(raw: RawRun) -> pd.DataFrame | None:
-    """The per-job table, or None when job records were switched off."""
+    """The per-job table, or None when job records were not kept in memory."""
     cols = raw.recorder.job_columns()
     if cols is None:
         return None
-    sc = raw.scenario
+    return jobs_frame(cols, raw.scenario, raw.pools)
+
+
+def jobs_frame(cols: Chunk, sc: Scenario, pools: list[Pool]) -> pd.DataFrame:
+    """Per-job rows (see :mod:`simulator.results`) from a chunk of recorder columns."""
     class_names = [c.name for c in sc.workload.classes]
     campaign_names = [c.name for c in sc.workload.campaigns]
     jc = cols["job_class"].astype(np.int64)
     pool_idx = cols["pool"].astype(np.int64)
-    pools = raw.pools
     centre_of = np.array([p.centre for p in pools] + [""], dtype=object)
     pool_of = np.array([p.name for p in pools] + [""], dtype=object)
     type_of = np.array([p.card_type for p in pools] + [""], dtype=object)

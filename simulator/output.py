@@ -2,9 +2,10 @@
 
 A results folder holds the resolved scenario (``scenario.yaml``), ``summary.json``
 (metrics with confidence intervals across replications, and every replication's
-summary), Parquet tables (``jobs``, ``utilisation``, ``backlog``, ``capacity``,
-``energy``, each with a ``replication`` column; CSV copies on request), ``figures/``
-and ``report.html``.
+summary), Parquet tables (``utilisation``, ``backlog``, ``capacity``, ``energy``, each
+with a ``replication`` column; CSV copies on request), the per-job rows in
+``jobs/r<replication>.parquet`` (see :mod:`simulator.jobfiles`), ``figures/`` and
+``report.html``.
 
 Atomicity: everything is written into a hidden temporary folder beside the target,
 which is renamed into place only when complete. An existing folder is refused unless
@@ -28,12 +29,14 @@ import pandas as pd
 
 from simulator import __version__
 from simulator.errors import OutputError
+from simulator.jobfiles import read_jobs, write_jobs
 from simulator.results import ExperimentResult, RunResult
 from simulator.scenario.loader import dump_scenario
 from simulator.scenario.schema import Scenario
 
 SUMMARY_SCHEMA_VERSION = 1
-TABLES = ("jobs", "utilisation", "backlog", "capacity", "energy")
+#: Tables stacked over replications into one Parquet file each (jobs go to jobs/).
+TABLES = ("utilisation", "backlog", "capacity", "energy")
 
 
 def check_target(out_dir: Path, force: bool) -> None:
@@ -47,6 +50,76 @@ def check_target(out_dir: Path, force: bool) -> None:
         raise OutputError(f"output path {out_dir} exists and is not a folder")
 
 
+class ResultsFolder:
+    """A results folder under construction: a hidden temporary folder until complete.
+
+    Use as a context manager; on a clean exit the folder is renamed into place (replacing
+    an existing one only when ``force``), on an exception it is removed::
+
+        with ResultsFolder(out_dir, force=False) as folder:
+            experiment = run_experiment(scenario, jobs_dir=folder.jobs_dir)
+            folder.write(scenario, experiment, command="...")
+    """
+
+    def __init__(self, out_dir: Path, *, force: bool = False) -> None:
+        self.out_dir = Path(out_dir)
+        self.force = force
+        check_target(self.out_dir, force)
+        self.tmp = Path()
+
+    def __enter__(self) -> ResultsFolder:
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        prefix = f".{self.out_dir.name}.tmp-"
+        self.tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=self.out_dir.parent))
+        self.tmp.chmod(0o755)  # mkdtemp makes it private; results are meant to be shared
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        try:
+            check_target(self.out_dir, self.force)
+            _swap_into_place(self.tmp, self.out_dir)
+        except BaseException:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.tmp / "jobs"
+
+    def write(
+        self,
+        scenario: Scenario,
+        experiment: ExperimentResult,
+        *,
+        command: str = "",
+        csv: bool = False,
+        extra: Callable[[Path], None] | None = None,
+    ) -> None:
+        """Write the scenario, summary and tables (and ``extra`` files) into the folder."""
+        tmp = self.tmp
+        (tmp / "scenario.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
+        summary = summary_document(scenario, experiment, command)
+        (tmp / "summary.json").write_text(
+            json.dumps(summary, indent=2, allow_nan=False), encoding="utf-8"
+        )
+        for run_result in experiment.runs:
+            if run_result.jobs is not None:
+                write_jobs(tmp, run_result.jobs, run_result.replication)
+        for name, table in stacked_tables(experiment.runs).items():
+            table.to_parquet(tmp / f"{name}.parquet", index=False)
+            if csv:
+                table.to_csv(tmp / f"{name}.csv", index=False)
+        if csv and (tmp / "jobs").exists():
+            jobs = read_jobs(tmp)
+            if jobs is not None:
+                jobs.to_csv(tmp / "jobs.csv", index=False)
+        if extra is not None:
+            extra(tmp)
+
+
 def write_results(
     out_dir: Path,
     scenario: Scenario,
@@ -57,40 +130,10 @@ def write_results(
     csv: bool = False,
     extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write one scenario's replications as a results folder, atomically.
-
-    Args:
-        out_dir: the folder to create.
-        scenario: the resolved scenario.
-        experiment: its replications (``experiment.runs`` must be kept).
-        command: the command line, recorded for reproducibility.
-        force: replace an existing folder.
-        csv: also write CSV copies of the tables.
-        extra: called with the temporary folder before it is renamed into place (to add
-            figures or a report).
-    """
-    out_dir = Path(out_dir)
-    check_target(out_dir, force)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; results are meant to be shared
-    try:
-        (tmp / "scenario.yaml").write_text(dump_scenario(scenario), encoding="utf-8")
-        summary = summary_document(scenario, experiment, command)
-        (tmp / "summary.json").write_text(
-            json.dumps(summary, indent=2, allow_nan=False), encoding="utf-8"
-        )
-        for name, table in stacked_tables(experiment.runs).items():
-            table.to_parquet(tmp / f"{name}.parquet", index=False)
-            if csv:
-                table.to_csv(tmp / f"{name}.csv", index=False)
-        if extra is not None:
-            extra(tmp)
-        _swap_into_place(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    """Write one scenario's finished replications as a results folder, atomically."""
+    with ResultsFolder(out_dir, force=force) as folder:
+        folder.write(scenario, experiment, command=command, csv=csv, extra=extra)
+    return Path(out_dir)
 
 
 def stacked_tables(runs: list[RunResult]) -> dict[str, pd.DataFrame]:

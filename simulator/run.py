@@ -34,6 +34,7 @@ def run(
     policy: QueuePolicy | None = None,
     check_invariants: bool = False,
     job_sink: Callable[[Chunk], None] | None = None,
+    keep_jobs: bool | None = None,
 ) -> RunResult:
     """Simulate one replication of ``scenario`` to its horizon.
 
@@ -43,6 +44,7 @@ def run(
         policy: a policy object to use instead of ``scenario.policy``.
         check_invariants: verify the fleet bookkeeping after every event (slow).
         job_sink: receives each chunk of per-job records as numpy columns.
+        keep_jobs: keep the per-job table in memory (default: ``output.job_records``).
     """
     engine = Engine(
         scenario,
@@ -50,6 +52,7 @@ def run(
         policy=policy,
         check_invariants=check_invariants,
         job_sink=job_sink,
+        keep_jobs=keep_jobs,
     )
     raw = engine.run()
     return to_result(raw)
