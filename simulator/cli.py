@@ -92,10 +92,10 @@ def run(
         f"policy {sc.policy.name}, {workers} worker(s)"
     )
     with ResultsFolder(out, force=force) as folder, _progress(console) as progress:
-        task = progress.add_task("replications", total=n)
+        tracker = _RunTracker(progress, [sc], n)
 
         def done(result: RunResult) -> None:
-            progress.advance(task)
+            tracker.finished(result)
             logging.getLogger(__name__).info(
                 "replication %d: %d jobs in %.1f s",
                 result.replication,
@@ -104,7 +104,12 @@ def run(
             )
 
         experiment = run_experiment(
-            sc, n, workers=workers, on_done=done, jobs_dir=folder.jobs_dir
+            sc,
+            n,
+            workers=workers,
+            on_done=done,
+            jobs_dir=folder.jobs_dir,
+            on_progress=tracker.update if not progress.disable else None,
         )
         command = "lingang-sim " + " ".join(sys.argv[1:])
         extra = None if no_report else _figures_and_report(sc)
@@ -129,13 +134,44 @@ def _progress(console: Console) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[date]}"),
         TimeElapsedColumn(),
+        TextColumn("left"),
         TimeRemainingColumn(),
         console=console,
         transient=True,
         disable=console.quiet or not console.is_terminal,
     )
+
+
+class _RunTracker:
+    """One progress bar per run, showing the simulated date reached."""
+
+    def __init__(self, progress: Progress, scenarios: list[Scenario], replications: int) -> None:
+        self.progress = progress
+        self.start = {s.name: (s.start, s.horizon_days) for s in scenarios}
+        self.tasks = {
+            (s.name, r): progress.add_task(
+                escape(f"{s.name} r{r}" if len(scenarios) > 1 else f"replication {r}"),
+                total=1.0,
+                date="waiting",
+            )
+            for s in scenarios
+            for r in range(replications)
+        }
+
+    def update(self, scenario: str, replication: int, fraction: float) -> None:
+        import datetime as dt
+
+        start, days = self.start[scenario]
+        date = start + dt.timedelta(days=fraction * days)
+        self.progress.update(
+            self.tasks[(scenario, replication)], completed=fraction, date=f"at {date}"
+        )
+
+    def finished(self, result: RunResult) -> None:
+        task = self.tasks[(result.scenario.name, result.replication)]
+        self.progress.update(task, completed=1.0, date="done")
 
 
 def _print_headline(console: Console, sc: Scenario, intervals: Any) -> None:
@@ -164,9 +200,135 @@ def _print_headline(console: Console, sc: Scenario, intervals: Any) -> None:
         if metric not in rows.index:
             continue
         r = rows.loc[metric]
-        ci = "" if r["n"] < 2 or r["ci_low"] != r["ci_low"] else f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]"
+        has_ci = r["n"] >= 2 and r["ci_low"] == r["ci_low"]
+        ci = f"[{r['ci_low']:.4g}, {r['ci_high']:.4g}]" if has_ci else ""
         table.add_row(escape(metric), f"{r['mean']:.4g}", ci)
     Console(quiet=console.quiet).print(table)
+
+
+EXAMPLES_COMPARE = """
+\b
+Examples:
+  lingang-sim compare scenarios/lingang-baseline.yaml scenarios/phase2-delayed.yaml
+  lingang-sim compare scenarios/toy-two-centres.yaml --policies fifo,easy_backfill
+  lingang-sim compare a.yaml b.yaml --replications 10 --set horizon_days=365
+"""
+
+
+@cli.command(epilog=EXAMPLES_COMPARE)
+@click.argument(
+    "scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option("--policies", help="Comma-separated policies to compare on one scenario.")
+@set_option
+@click.option("--replications", type=click.IntRange(min=2), help="Replications per scenario "
+              "(default: the first scenario's, at least 2).")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Local processes (0: one per core).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Comparison folder (default: results/compare-<first>).")
+@click.option("--force", is_flag=True, help="Replace an existing comparison folder.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or table on the terminal.")
+def compare(
+    scenarios: tuple[Path, ...],
+    policies: str | None,
+    overrides: tuple[str, ...],
+    replications: int | None,
+    workers: int,
+    out: Path | None,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Run SCENARIOS (or one scenario under several --policies) on the same arrivals.
+
+    Reports each metric's mean with a 95% confidence interval and the paired difference
+    against the first scenario (common random numbers), writes comparison.csv,
+    summaries.parquet and figures to the comparison folder.
+    """
+    from simulator.compare import (
+        comparison_table,
+        default_metrics,
+        policy_variants,
+        with_common_seed,
+    )
+    from simulator.experiment import run_experiment
+    from simulator.output import ResultsFolder
+
+    console = _console(quiet)
+    loaded = [load_scenario(p, list(overrides)) for p in scenarios]
+    if policies:
+        if len(loaded) != 1:
+            raise click.UsageError("--policies compares policies on exactly one scenario")
+        loaded = policy_variants(loaded[0], [p.strip() for p in policies.split(",") if p.strip()])
+    if len(loaded) < 2:
+        raise click.UsageError("give at least two scenarios, or one scenario and --policies")
+    loaded = with_common_seed(loaded)
+    names = [s.name for s in loaded]
+    if len(set(names)) != len(names):
+        raise click.UsageError(f"scenario names must differ to be compared: {names}")
+    n = replications or max(2, loaded[0].replications)
+    out = out or Path("results") / f"compare-{names[0]}"
+    workers = min(n * len(loaded), workers or os.cpu_count() or 1)
+    console.print(
+        f"comparing {', '.join(names)}: {n} replications each, seed {loaded[0].seed}, "
+        f"{workers} worker(s)"
+    )
+    with ResultsFolder(out, force=force) as folder, _progress(console) as progress:
+        tracker = _RunTracker(progress, loaded, n)
+        experiment = run_experiment(
+            loaded,
+            n,
+            workers=workers,
+            keep_runs=False,
+            on_done=tracker.finished,
+            on_progress=tracker.update if not progress.disable else None,
+        )
+        metrics = default_metrics(experiment)
+        table = comparison_table(experiment, metrics)
+        table.to_csv(folder.tmp / "comparison.csv", index=False)
+        experiment.summaries.to_parquet(folder.tmp / "summaries.parquet", index=False)
+        comparison_table(experiment).to_csv(folder.tmp / "comparison_all_metrics.csv", index=False)
+        for sc in loaded:
+            (folder.tmp / "scenarios").mkdir(exist_ok=True)
+            from simulator.scenario import dump_scenario
+
+            (folder.tmp / "scenarios" / f"{sc.name}.yaml").write_text(
+                dump_scenario(sc), encoding="utf-8"
+            )
+        _comparison_figures(folder.tmp, experiment, names, n)
+    if not quiet:
+        _print_comparison(table, names)
+        console.print(f"comparison written to [bold]{out}[/]")
+
+
+def _comparison_figures(folder: Path, experiment: Any, names: list[str], n: int) -> None:
+    from simulator.figures import comparison_figures
+
+    comparison_figures(folder, experiment, names, n)
+
+
+def _print_comparison(table: Any, names: list[str]) -> None:
+    out = Table(title="mean [95% CI]; difference vs " + names[0] + " [95% CI, paired]")
+    out.add_column("metric")
+    for name in names:
+        out.add_column(escape(name), justify="right")
+
+    def cell(row: Any, first: bool) -> str:
+        if row is None:
+            return ""
+        text = f"{row['mean']:.4g}"
+        if row["n"] >= 2 and row["ci_low"] == row["ci_low"]:
+            text += f" [{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
+        if not first and row["diff_mean"] == row["diff_mean"]:
+            text += f"\nΔ {row['diff_mean']:+.3g} [{row['diff_ci_low']:+.3g}, {row['diff_ci_high']:+.3g}]"
+        return text
+
+    for metric, g in table.groupby("metric", sort=False):
+        rows = {r["scenario"]: r for _, r in g.iterrows()}
+        out.add_row(
+            escape(metric), *[cell(rows.get(n), i == 0) for i, n in enumerate(names)]
+        )
+    Console().print(out)
 
 
 @cli.command()

@@ -35,6 +35,9 @@ from simulator.scenario.schema import Scenario
 from simulator.workload import JobSource, max_value
 
 
+PROGRESS_EVERY_H = 168.0
+
+
 @dataclass
 class CapacityEvent:
     time_h: float
@@ -148,6 +151,7 @@ class Engine:
         job_sink: receives each chunk of job records (see :class:`Recorder`).
         keep_jobs: keep the per-job records in memory (default: ``output.job_records``
             is ``"memory"``).
+        progress: called with the simulated hour about every simulated week.
     """
 
     def __init__(
@@ -159,8 +163,10 @@ class Engine:
         check_invariants: bool = False,
         job_sink: Callable[[Chunk], None] | None = None,
         keep_jobs: bool | None = None,
+        progress: Callable[[float], None] | None = None,
     ) -> None:
         self.scenario = scenario
+        self.progress = progress
         self.replication = replication
         self.env = simpy.Environment()
         self.pools = build_pools(scenario)
@@ -203,6 +209,8 @@ class Engine:
         wall = time.perf_counter()
         env = self.env
         env.process(self._build_out())
+        if self.progress is not None:
+            env.process(self._report_progress(self.progress))
         self._rows = self._arrival_rows()
         self._next_id = 0
         self._next_arrival()
@@ -243,6 +251,11 @@ class Engine:
             else:
                 pool.retire_servers(servers, label)
             self._capacity_changed()
+
+    def _report_progress(self, progress: Callable[[float], None]):  # type: ignore[no-untyped-def]
+        while True:
+            progress(self.env.now)
+            yield self.env.timeout(PROGRESS_EVERY_H)
 
     def _arrival_rows(self) -> Iterator[tuple[Any, ...]]:
         for batch in self.source.batches(self.horizon_h):

@@ -8,10 +8,14 @@ whichever worker runs a cell and in whatever order.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from functools import partial
 from pathlib import Path
+from queue import Empty
+from typing import Any
 
 import pandas as pd
 
@@ -24,13 +28,33 @@ from simulator.stats import intervals, paired_differences
 log = logging.getLogger(__name__)
 
 
-def _cell(scenario: Scenario, replication: int, jobs_dir: Path | None) -> RunResult:
+ProgressCallback = Callable[[str, int, float], None]
+
+
+class _QueueProgress:
+    """Forwards a worker's simulated time to the driver through a queue (picklable)."""
+
+    def __init__(self, queue: Any, scenario: str, replication: int, horizon_h: float) -> None:
+        self.queue, self.scenario, self.replication = queue, scenario, replication
+        self.horizon_h = horizon_h
+
+    def __call__(self, now_h: float) -> None:
+        self.queue.put((self.scenario, self.replication, now_h / self.horizon_h))
+
+
+def _cell(
+    scenario: Scenario,
+    replication: int,
+    jobs_dir: Path | None,
+    progress: Callable[[float], None] | None = None,
+    keep_jobs: bool | None = None,
+) -> RunResult:
     """One replication; with ``jobs_dir`` its per-job rows stream to a Parquet file there."""
     if jobs_dir is None or scenario.output.job_records == "none":
-        return run(scenario, replication)
+        return run(scenario, replication, progress=progress, keep_jobs=keep_jobs)
     sink = ParquetJobSink(jobs_dir / f"r{replication}.parquet", scenario, replication)
     try:
-        result = run(scenario, replication, job_sink=sink, keep_jobs=False)
+        result = run(scenario, replication, job_sink=sink, keep_jobs=False, progress=progress)
     finally:
         sink.close()
     result.meta["jobs_file"] = str(sink.path)
@@ -45,6 +69,7 @@ def run_experiment(
     keep_runs: bool = True,
     on_done: Callable[[RunResult], None] | None = None,
     jobs_dir: Path | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> ExperimentResult:
     """Run every scenario for ``replications`` replications (default: each scenario's own).
 
@@ -52,10 +77,13 @@ def run_experiment(
         scenarios: one scenario or several; the first is the baseline of paired differences.
         replications: replications per scenario (overrides the scenarios' own setting).
         workers: local processes (1 runs in this process; 0 means all cores).
-        keep_runs: keep every RunResult (tables included) in the result.
+        keep_runs: keep every RunResult (tables included) in the result; when False the
+            runs do not even build their per-job tables.
         on_done: called with each finished run, e.g. to report progress.
         jobs_dir: stream each run's per-job rows to ``jobs_dir/r<replication>.parquet``
             instead of keeping them in memory (one scenario only).
+        on_progress: called with (scenario name, replication, fraction of the horizon
+            simulated) about once per simulated week of each run.
     """
     if isinstance(scenarios, Scenario):
         scenarios = [scenarios]
@@ -71,18 +99,37 @@ def run_experiment(
     runs: list[RunResult] = []
     if workers <= 1 or len(cells) == 1:
         for s, r in cells:
-            result = _cell(s, r, jobs_dir)
+            hook = None
+            if on_progress is not None:
+                hook = partial(_fraction, on_progress, s.name, r, s.horizon_h)
+            result = _cell(s, r, jobs_dir, hook, None if keep_runs else False)
             runs.append(result)
             if on_done:
                 on_done(result)
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(cells))) as pool:
-            futures = [pool.submit(_cell, s, r, jobs_dir) for s, r in cells]
-            for fut in as_completed(futures):
-                result = fut.result()
-                runs.append(result)
-                if on_done:
-                    on_done(result)
+        with multiprocessing.Manager() as manager, ProcessPoolExecutor(
+            max_workers=min(workers, len(cells))
+        ) as pool:
+            queue = manager.Queue() if on_progress is not None else None
+            futures = {
+                pool.submit(
+                    _cell,
+                    s,
+                    r,
+                    jobs_dir,
+                    None if queue is None else _QueueProgress(queue, s.name, r, s.horizon_h),
+                    None if keep_runs else False,
+                )
+                for s, r in cells
+            }
+            while futures:
+                done, futures = wait(futures, timeout=0.5, return_when=FIRST_COMPLETED)
+                _drain(queue, on_progress)
+                for fut in done:
+                    result = fut.result()
+                    runs.append(result)
+                    if on_done:
+                        on_done(result)
     order = {n: i for i, n in enumerate(names)}
     runs.sort(key=lambda r: (order[r.scenario.name], r.replication))
     summaries = summaries_table(runs)
@@ -95,6 +142,22 @@ def run_experiment(
     if len(scenarios) > 1:
         result.paired = paired_differences(summaries, names[0])
     return result
+
+
+def _fraction(
+    callback: ProgressCallback, scenario: str, replication: int, horizon_h: float, now_h: float
+) -> None:
+    callback(scenario, replication, now_h / horizon_h)
+
+
+def _drain(queue: Any, callback: ProgressCallback | None) -> None:
+    if queue is None or callback is None:
+        return
+    while True:
+        try:
+            callback(*queue.get_nowait())
+        except Empty:
+            return
 
 
 def summaries_table(runs: list[RunResult]) -> pd.DataFrame:

@@ -58,6 +58,7 @@ DTYPES: dict[str, type] = {
     "estimate_h": np.float64,
 }
 COLUMNS = tuple(DTYPES)
+RECORD_DTYPE = np.dtype(list(DTYPES.items()))
 
 Chunk = dict[str, np.ndarray]
 
@@ -186,11 +187,9 @@ class Recorder:
         """Fold the pending records into the accumulators and keep, sink or drop them."""
         if not self.rows:
             return
-        columns = list(zip(*self.rows))
+        records = np.array(self.rows, dtype=RECORD_DTYPE)
         self.rows = []
-        chunk = {
-            name: np.array(col, dtype=DTYPES[name]) for name, col in zip(COLUMNS, columns)
-        }
+        chunk = {name: records[name] for name in COLUMNS}
         self._fold(chunk)
         self.n_recorded += len(chunk["job_id"])
         if self.sink is not None:

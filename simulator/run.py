@@ -35,6 +35,7 @@ def run(
     check_invariants: bool = False,
     job_sink: Callable[[Chunk], None] | None = None,
     keep_jobs: bool | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> RunResult:
     """Simulate one replication of ``scenario`` to its horizon.
 
@@ -45,6 +46,7 @@ def run(
         check_invariants: verify the fleet bookkeeping after every event (slow).
         job_sink: receives each chunk of per-job records as numpy columns.
         keep_jobs: keep the per-job table in memory (default: ``output.job_records``).
+        progress: called with the simulated hour about once a simulated week.
     """
     engine = Engine(
         scenario,
@@ -53,6 +55,7 @@ def run(
         check_invariants=check_invariants,
         job_sink=job_sink,
         keep_jobs=keep_jobs,
+        progress=progress,
     )
     raw = engine.run()
     return to_result(raw)
