@@ -124,8 +124,7 @@ def _figures_and_report(sc: Scenario) -> Any:
         from simulator.figures import write_figures
         from simulator.report import write_report
 
-        write_figures(folder, sc)
-        write_report(folder)
+        write_report(folder, figures=write_figures(folder, sc))
 
     return extra
 
@@ -387,9 +386,7 @@ def report(results_dir: Path) -> None:
     from simulator.report import write_report
 
     read_summary(results_dir)
-    sc = load_scenario(results_dir / "scenario.yaml")
-    write_figures(results_dir, sc)
-    path = write_report(results_dir)
+    path = write_report(results_dir, figures=write_figures(results_dir))
     click.echo(f"report written to {path}")
 
 

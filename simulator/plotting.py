@@ -30,10 +30,12 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.typing import LineStyleType
 
 from simulator.scenario.schema import SIZE_CLASSES, size_class
 
@@ -53,6 +55,8 @@ __all__ = [
     "plot_utilisation_heatmap",
     "plot_utilisation_over_time",
     "plot_wait_ecdf_by_size",
+    "size_label",
+    "split_metric",
 ]
 
 #: Okabe-Ito colours, ordered for lines on white (yellow late, black last).
@@ -66,7 +70,7 @@ OKABE_ITO: tuple[str, ...] = (
     "#F0E442",  # yellow
     "#000000",  # black
 )
-_LINESTYLES = ("-", "--", "-.", ":")
+_LINESTYLES: tuple[LineStyleType, ...] = ("-", "--", "-.", ":")
 
 TITLE_SIZE = 13
 LABEL_SIZE = 11
@@ -86,7 +90,7 @@ def _colour(i: int) -> str:
     return OKABE_ITO[i % len(OKABE_ITO)]
 
 
-def _linestyle(i: int) -> str:
+def _linestyle(i: int) -> LineStyleType:
     return _LINESTYLES[(i // len(OKABE_ITO)) % len(_LINESTYLES)]
 
 
@@ -101,13 +105,20 @@ def _title(what: str, where: str | None) -> str:
     return f"{what} — {where}" if where else what
 
 
-def _decorate(ax: Axes, title: str, xlabel: str, ylabel: str, *, grid: str = "both") -> None:
+def _decorate(
+    ax: Axes,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    *,
+    grid: Literal["both", "x", "y", "none"] = "both",
+) -> None:
     ax.set_title(title, fontsize=TITLE_SIZE, loc="left")
     ax.set_xlabel(xlabel, fontsize=LABEL_SIZE)
     ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
     ax.tick_params(labelsize=TICK_SIZE)
     if grid != "none":
-        ax.grid(True, axis=grid, alpha=0.3, linewidth=0.6)  # type: ignore[arg-type]
+        ax.grid(True, axis=grid, alpha=0.3, linewidth=0.6)
         ax.set_axisbelow(True)
 
 
@@ -160,7 +171,8 @@ def _with_size_class(jobs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _size_label(label: str) -> str:
+def size_label(label: str) -> str:
+    """How a gang-size class reads in text: ``"1 card"``, ``"2-8 cards"``."""
     return "1 card" if label == "1" else f"{label} cards"
 
 
@@ -182,9 +194,22 @@ def _shade_warmup(ax: Axes, start: pd.Timestamp | None, warmup_h: float) -> Patc
     if start is None or warmup_h <= 0:
         return None
     end = start + pd.to_timedelta(warmup_h, unit="h")
-    style = {"facecolor": "none", "edgecolor": "0.75", "hatch": "///", "linewidth": 0}
-    ax.axvspan(start, end, zorder=0, **style)  # type: ignore[arg-type]
-    return Patch(label=f"warm-up ({warmup_h / _HOURS_PER_DAY:g} days)", **style)
+    ax.axvspan(
+        start,  # type: ignore[arg-type]
+        end,  # type: ignore[arg-type]
+        zorder=0,
+        facecolor="none",
+        edgecolor="0.75",
+        hatch="///",
+        linewidth=0,
+    )
+    return Patch(
+        facecolor="none",
+        edgecolor="0.75",
+        hatch="///",
+        linewidth=0,
+        label=f"warm-up ({warmup_h / _HOURS_PER_DAY:g} days)",
+    )
 
 
 def _mean_and_range(
@@ -222,39 +247,61 @@ def format_hours(hours: float) -> str:
 
 _METRIC_BASES: dict[str, tuple[str, str]] = {
     "utilisation": ("Utilisation (busy / online card-hours)", "%"),
+    "busy_card_h": ("Busy card-hours", "card-h"),
+    "online_card_h": ("Online card-hours", "card-h"),
     "wait_h_mean": ("Wait, mean", "h"),
     "wait_h_p50": ("Wait, median (p50)", "h"),
     "wait_h_p95": ("Wait, 95th percentile", "h"),
     "wait_h_p99": ("Wait, 99th percentile", "h"),
     "jct_h_mean": ("Job completion time (submit to end), mean", "h"),
+    "jct_h_p50": ("Job completion time (submit to end), median", "h"),
     "jct_h_p95": ("Job completion time (submit to end), p95", "h"),
+    "jct_h_p99": ("Job completion time (submit to end), p99", "h"),
     "bsld_mean": ("Bounded slowdown, mean", ""),
     "backlog_cards_mean": ("Queued card demand, time average", "cards"),
+    "backlog_jobs_mean": ("Queued jobs, time average", "jobs"),
     "jobs_submitted": ("Jobs submitted", "jobs"),
+    "jobs_measured": ("Jobs submitted after the warm-up", "jobs"),
     "jobs_started": ("Jobs started", "jobs"),
     "jobs_finished": ("Jobs finished", "jobs"),
+    "jobs_running_at_horizon": ("Jobs still running at the horizon", "jobs"),
     "jobs_waiting_at_horizon": ("Jobs still waiting at the horizon", "jobs"),
+    "little_L": ("Little's law: time-average queue length", "jobs"),
+    "little_lambda_W": ("Little's law: arrival rate x mean wait", "jobs"),
+    "energy_mwh": ("Energy use", "MWh"),
+    "energy_cost_cny": ("Electricity cost", "CNY"),
+    "campaign_days": ("Campaign time to train (submit to end)", "d"),
 }
 
 
-def _split_metric(metric: str) -> tuple[str, str | None, str | None]:
-    """``"wait_h_p95[size=>1024]"`` -> ``("wait_h_p95", "size", ">1024")``."""
+def split_metric(metric: str) -> tuple[str, dict[str, str]]:
+    """A summary key's base name and its qualifiers.
+
+    >>> split_metric("wait_h_p95[size=>1024,year=2027]")
+    ('wait_h_p95', {'size': '>1024', 'year': '2027'})
+    >>> split_metric("utilisation")
+    ('utilisation', {})
+    """
     if metric.endswith("]") and "[" in metric:
-        base, qualifier = metric[:-1].split("[", 1)
-        key, _, value = qualifier.partition("=")
-        return base, key, value
-    return metric, None, None
+        base, inside = metric[:-1].split("[", 1)
+        qualifiers = {}
+        for part in inside.split(","):
+            key, _, value = part.partition("=")
+            qualifiers[key.strip()] = value.strip()
+        return base, qualifiers
+    return metric, {}
 
 
 def metric_unit(metric: str) -> str:
-    """The display unit of a summary metric: ``"%"``, ``"h"``, ``"cards"``, ``"jobs"`` or ``""``.
+    """The display unit of a summary metric (``"%"``, ``"h"``, ``"d"``, ``"MWh"``, ...).
 
-    Utilisation is stored as a fraction and displayed in percent.
+    Utilisation is stored as a fraction and displayed in percent; an empty string means
+    a dimensionless ratio.
 
     >>> metric_unit("wait_h_p95[size=>1024]"), metric_unit("utilisation[year=2026]")
     ('h', '%')
     """
-    base, _, _ = _split_metric(metric)
+    base, _ = split_metric(metric)
     if base in _METRIC_BASES:
         return _METRIC_BASES[base][1]
     if base.startswith("utilisation"):
@@ -269,20 +316,31 @@ def metric_unit(metric: str) -> str:
 def metric_label(metric: str) -> str:
     """A plain-words label for a summary metric key.
 
-    >>> metric_label("wait_h_p95[size=>1024]")
-    'Wait, 95th percentile — jobs of >1024 cards'
+    >>> metric_label("wait_h_p95[size=>1024,year=2027]")
+    'Wait, 95th percentile — jobs of >1024 cards, submitted in 2027'
     >>> metric_label("utilisation[centre=alpha]")
     'Utilisation (busy / online card-hours) — centre alpha'
     """
-    base, key, value = _split_metric(metric)
+    base, qualifiers = split_metric(metric)
     label = _METRIC_BASES.get(base, (base, ""))[0]
-    if key is None:
+    if not qualifiers:
         return label
-    if key == "size":
-        return f"{label} — jobs of {_size_label(value or '')}"
-    if key == "year":
-        return f"{label} — year {value}"
-    return f"{label} — {key} {value}"
+    parts = []
+    for key, value in qualifiers.items():
+        if key == "size":
+            parts.append(f"jobs of {size_label(value)}")
+        elif key == "year":
+            parts.append(
+                f"submitted in {value}" if base.startswith(_JOB_METRICS) else f"year {value}"
+            )
+        elif key == "name":
+            parts.append(value)
+        else:
+            parts.append(f"{key.replace('_', ' ')} {value}")
+    return f"{label} — {', '.join(parts)}"
+
+
+_JOB_METRICS = ("wait_h", "jct_h", "bsld")
 
 
 def format_metric_value(metric: str, value: float | None, *, difference: bool = False) -> str:
@@ -292,6 +350,10 @@ def format_metric_value(metric: str, value: float | None, *, difference: bool = 
     ('71.2 %', '3.46 h')
     >>> format_metric_value("utilisation", 0.012, difference=True)
     '+1.2 pp'
+    >>> format_metric_value("energy_cost_cny", 614972.7)
+    '614,973 CNY'
+    >>> format_metric_value("campaign_days[name=flagship]", 33.49)
+    '33.5 d'
     """
     if value is None or not math.isfinite(float(value)):
         return "n/a"
@@ -302,8 +364,15 @@ def format_metric_value(metric: str, value: float | None, *, difference: bool = 
         return f"{sign}{100 * value:.1f} {'pp' if difference else '%'}"
     if unit == "h":
         return f"{sign}{format_hours(value)}"
-    if unit in ("jobs", "cards"):
-        text = f"{value:,.0f}" if abs(value - round(value)) < 1e-9 else f"{value:,.1f}"
+    if unit in ("jobs", "cards", "card-h", "CNY"):
+        text = (
+            f"{value:,.0f}"
+            if abs(value - round(value)) < 1e-9 or abs(value) >= 100
+            else (f"{value:,.1f}")
+        )
+        return f"{sign}{text} {unit}"
+    if unit in ("d", "MWh"):
+        text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.1f}"
         return f"{sign}{text} {unit}"
     return f"{sign}{value:.3g}"
 
@@ -330,7 +399,10 @@ def caption_text(
     >>> caption_text("toy", 3, level=0.95)
     'Scenario toy · 3 replications · intervals: 95% confidence (Student t)'
     """
-    parts = [f"Scenario {scenario}", f"{replications} replication{'s' if replications != 1 else ''}"]
+    parts = [
+        f"Scenario {scenario}",
+        f"{replications} replication{'s' if replications != 1 else ''}",
+    ]
     if level is not None:
         parts.append(f"intervals: {level:.0%} confidence (Student t)")
     if note:
@@ -357,11 +429,8 @@ def add_caption(fig: Figure, text: str, *, fontsize: float = 9.0) -> Text:
     height_in = (lines * fontsize * 1.35 + 8) / 72
     bottom = min(0.3, height_in / fig.get_figheight())
     engine = fig.get_layout_engine()
-    if engine is not None and hasattr(engine, "set"):
-        try:
-            engine.set(rect=(0.0, bottom, 1.0, 1.0 - bottom))
-        except TypeError:
-            pass
+    if isinstance(engine, (ConstrainedLayoutEngine, TightLayoutEngine)):
+        engine.set(rect=(0.0, bottom, 1.0, 1.0 - bottom))
     return fig.text(
         0.01, 0.01, text, ha="left", va="bottom", fontsize=fontsize, color="0.25", wrap=True
     )
@@ -480,19 +549,23 @@ def _mark_capacity_changes(
     capacity, _ = _first_replication(capacity)
     changes = capacity[pd.to_datetime(capacity["date"]) > first_date]
     handles: list[Line2D] = []
-    for sign, style, name in ((1, ":", "build-out phase"), (-1, "-.", "retirement")):
+    marks: tuple[tuple[int, LineStyleType, str], ...] = (
+        (1, ":", "build-out phase"),
+        (-1, "-.", "retirement"),
+    )
+    for sign, style, name in marks:
         rows = changes[np.sign(changes["delta_cards"]) == sign]
         if rows.empty:
             continue
         for date, at_date in rows.groupby(pd.to_datetime(rows["date"]), sort=True):
-            ax.axvline(date, color="0.3", linestyle=style, lw=1.0, zorder=1)  # type: ignore[arg-type]
+            ax.axvline(date, color="0.3", linestyle=style, lw=1.0, zorder=1)
             parts = []
             for _, row in at_date.iterrows():
                 text = f"{row['centre']}/{row['pool']} {int(row['delta_cards']):+,}"
                 label = str(row.get("label", "") or "")
                 parts.append(f"{text} ({label})" if label else text)
             ax.text(
-                date,  # type: ignore[arg-type]
+                date,
                 0.02,
                 "; ".join(parts),
                 transform=ax.get_xaxis_transform(),
@@ -561,10 +634,10 @@ def plot_utilisation_heatmap(
                 ax.text(
                     c,
                     r,
-                    f"{100 * v:.0f}",
+                    f"{100 * v:.0f}%",
                     ha="center",
                     va="center",
-                    fontsize=NOTE_SIZE,
+                    fontsize=TICK_SIZE,
                     color="white" if v < 0.45 else "black",
                 )
     bar = ax.figure.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
@@ -636,7 +709,7 @@ def plot_wait_ecdf_by_size(
             if p > 0:
                 ax.plot([p], [q], marker=marker, color=colour, ms=7, mec="white", mew=0.8)
         line.set_label(
-            f"{_size_label(label)}: n={n:,}, zero wait {n_zero / n:.0%}, "
+            f"{size_label(label)}: n={n:,}, zero wait {n_zero / n:.0%}, "
             f"p50 {format_hours(p50)}, p95 {format_hours(p95)}"
         )
         handles.append(line)
@@ -654,8 +727,7 @@ def plot_wait_ecdf_by_size(
     notes = ["Each curve starts at the left edge at its share of zero waits."]
     if queued:
         notes.append(
-            f"{queued:,} job{'s' if queued != 1 else ''} still queued at the horizon "
-            "not included."
+            f"{queued:,} job{'s' if queued != 1 else ''} still queued at the horizon not included."
         )
     if _n_replications(jobs) > 1:
         notes.append(f"{_n_replications(jobs)} replications pooled.")
@@ -713,8 +785,8 @@ def plot_p95_wait_by_quarter(
     position = {q: i for i, q in enumerate(quarters)}
 
     def p95_series(rows: pd.DataFrame) -> tuple[list[int], list[float]]:
-        stats = rows.groupby("quarter")["wait_h"].agg(["size", lambda w: np.quantile(w, 0.95)])
-        stats.columns = ["n", "p95"]
+        grouped = rows.groupby("quarter")["wait_h"]
+        stats = pd.DataFrame({"n": grouped.size(), "p95": grouped.quantile(0.95)})
         stats = stats[stats["n"] >= min_jobs]
         return [position[q] for q in stats.index], stats["p95"].tolist()
 
@@ -722,7 +794,7 @@ def plot_p95_wait_by_quarter(
     for i, label in enumerate(c for c in _SIZE_ORDER if c in set(jobs["size_class"])):
         x, y = p95_series(jobs[jobs["size_class"] == label])
         if x:
-            ax.plot(x, y, marker="o", color=_colour(i), lw=1.6, label=_size_label(label))
+            ax.plot(x, y, marker="o", color=_colour(i), lw=1.6, label=size_label(label))
             drawn += 1
     x, y = p95_series(jobs)
     if x:
@@ -842,7 +914,9 @@ def plot_forest(
     Returns:
         The axes.
     """
-    metrics = list(metric_order) if metric_order is not None else list(dict.fromkeys(paired["metric"]))
+    metrics = (
+        list(metric_order) if metric_order is not None else list(dict.fromkeys(paired["metric"]))
+    )
     rows = paired[paired["metric"].isin(metrics)] if len(paired) else paired
     height = min(12.0, 1.6 + 0.42 * max(len(rows), 1))
     ax = _new_axes(ax, (10.0, height))
@@ -864,8 +938,8 @@ def plot_forest(
 
     scenarios = list(dict.fromkeys(rows["scenario"]))
     factor = 100.0
-    y = 0
-    ticks: list[int] = []
+    y = 0.0
+    ticks: list[float] = []
     tick_labels: list[str] = []
     for metric in metrics:
         block = rows[rows["metric"] == metric]
@@ -964,9 +1038,7 @@ def plot_energy_by_centre_year(
         The axes.
     """
     ax = _new_axes(ax)
-    _decorate(
-        ax, _title("Energy use by centre and year", where), "Year", "Energy (MWh)", grid="y"
-    )
+    _decorate(ax, _title("Energy use by centre and year", where), "Year", "Energy (MWh)", grid="y")
     if energy.empty:
         _no_data(ax, "no energy records")
         return ax
@@ -1038,9 +1110,9 @@ def plot_campaign_timeline(
     """
     chosen = _timeline_rows(jobs, top)
     ax = _new_axes(ax, (10.0, min(10.0, 1.8 + 0.45 * max(len(chosen), 1))))
-    title = "Campaigns and largest jobs: time queued and running"
+    title = "Campaigns and largest jobs"
     if _n_replications(jobs) > 1:
-        title += f" (replication {int(jobs['replication'].min())})"
+        title += f", replication {int(jobs['replication'].min())}"
     dated = start_date is not None
     xlabel = "Date" if dated else "Time since scenario start (days)"
     _decorate(ax, _title(title, where), xlabel, "Job", grid="x")
@@ -1050,7 +1122,7 @@ def plot_campaign_timeline(
 
     times = chosen[["submit_h", "start_h", "end_h"]].to_numpy(dtype=float)
     horizon = float(horizon_h) if horizon_h is not None else float(np.nanmax(times))
-    origin = float(mdates.date2num(pd.Timestamp(start_date))) if dated else 0.0
+    origin = float(mdates.date2num(pd.Timestamp(start_date))) if start_date is not None else 0.0
 
     def x(hours: float) -> float:
         return origin + hours / _HOURS_PER_DAY
@@ -1061,21 +1133,33 @@ def plot_campaign_timeline(
         submit, start, end = float(row["submit_h"]), float(row["start_h"]), float(row["end_h"])
         started = math.isfinite(start)
         queue_end = start if started else horizon
-        ax.barh(y, (queue_end - submit) / _HOURS_PER_DAY, left=x(submit), color=queued_colour,
-                height=0.6, edgecolor="none")
+        ax.barh(
+            y,
+            (queue_end - submit) / _HOURS_PER_DAY,
+            left=x(submit),
+            color=queued_colour,
+            height=0.6,
+            edgecolor="none",
+        )
         finished = math.isfinite(end)
         if started:
             run_end = end if finished else horizon
-            ax.barh(y, (run_end - start) / _HOURS_PER_DAY, left=x(start), color=running_colour,
-                    height=0.6, edgecolor="none")
+            ax.barh(
+                y,
+                (run_end - start) / _HOURS_PER_DAY,
+                left=x(start),
+                color=running_colour,
+                height=0.6,
+                edgecolor="none",
+            )
         last = queue_end if not started else (end if finished else horizon)
         if not (started and finished):
             ax.plot([x(last)], [y], marker=">", color="0.2", ms=7)
         waited = _duration(queue_end - submit)
         if not started:
-            note = f"still queued at the horizon, waited ≥ {waited}"
+            note = f"still queued, waited ≥ {waited}"
         elif not finished:
-            note = f"waited {waited}, still running at the horizon after {_duration(horizon - start)}"
+            note = f"waited {waited}, still running after {_duration(horizon - start)}"
         else:
             note = f"waited {waited}, ran {_duration(end - start)}"
         ax.annotate(
@@ -1098,8 +1182,9 @@ def plot_campaign_timeline(
     ax.set_yticks(range(len(labels)), labels, fontsize=TICK_SIZE - 1)
     ax.set_ylim(len(labels) - 0.5, -1.6)  # the band above the first row holds the legend
     ax.margins(x=0.02)
-    right = ax.get_xlim()[1]
-    ax.set_xlim(right=right + 0.3 * (right - ax.get_xlim()[0]))
+    ax.axvline(x(horizon), color="0.3", lw=1.0, ls="--")
+    left, right = ax.get_xlim()
+    ax.set_xlim(right=right + 0.4 * (right - left))  # room for the notes
     if dated:
         ax.xaxis_date()
         _date_axis(ax)
@@ -1108,9 +1193,10 @@ def plot_campaign_timeline(
             Patch(color=queued_colour, label="queued (submit → start)"),
             Patch(color=running_colour, label="running (start → end)"),
             Line2D([], [], marker=">", color="0.2", ls="none", label="cut at the horizon"),
+            Line2D([], [], color="0.3", lw=1.0, ls="--", label="horizon"),
         ],
         loc="upper center",
-        ncols=3,
+        ncols=4,
         fontsize=LEGEND_SIZE,
         framealpha=0.95,
     )
