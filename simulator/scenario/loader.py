@@ -4,7 +4,10 @@
 :class:`ScenarioError` naming the file, the key path, the value and what is allowed.
 
 Inheritance: a file may say ``extends: base.yaml`` (relative to itself). Mappings merge
-key by key, the child winning; lists and scalars are replaced whole.
+key by key, the child winning. Lists of named mappings (card types, centres, pools, job
+classes, campaigns) merge by ``name``: an element with a known name patches it, a new
+name is appended, and ``{name: x, _remove: true}`` drops ``x``. Other lists and scalars
+are replaced whole (a pool's ``phases`` list, for instance, is restated in full).
 
 Overrides (``--set key.path=value``, value parsed as YAML) address list elements by index
 (``centres[0]``) or by their ``name`` (``centres.ct-phase2.pools.main.phases[0].servers``).
@@ -118,13 +121,51 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     return _merge(base, data)
 
 
+REMOVE_KEY = "_remove"
+
+
 def _merge(base: Any, child: Any) -> Any:
     if isinstance(base, dict) and isinstance(child, dict):
         out = dict(base)
         for k, v in child.items():
             out[k] = _merge(base[k], v) if k in base else copy.deepcopy(v)
         return out
+    if _named_list(base) and _named_list(child):
+        return _merge_named(base, child)
     return copy.deepcopy(child)
+
+
+def _named_list(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(e, dict) and "name" in e for e in value)
+    )
+
+
+def _merge_named(base: list[dict[str, Any]], child: list[dict[str, Any]]) -> list[Any]:
+    """Merge lists of named mappings by name: patch, append, or drop (``_remove: true``)."""
+    out = [copy.deepcopy(e) for e in base]
+    index = {e["name"]: i for i, e in enumerate(out)}
+    drop = set()
+    for element in child:
+        patch = dict(element)
+        remove = patch.pop(REMOVE_KEY, False)
+        name = patch["name"]
+        if remove:
+            if name not in index:
+                raise ScenarioError(
+                    f"'{REMOVE_KEY}' names '{name}', which the base file does not have; "
+                    f"known: {sorted(index)}",
+                    key_path=REMOVE_KEY,
+                )
+            drop.add(name)
+        elif name in index:
+            out[index[name]] = _merge(out[index[name]], patch)
+        else:
+            index[name] = len(out)
+            out.append(copy.deepcopy(patch))
+    return [e for e in out if e["name"] not in drop]
 
 
 # --------------------------------------------------------------------------- overrides
