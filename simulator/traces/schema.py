@@ -51,11 +51,13 @@ Bad rows, chosen by ``on_bad``:
   whose submit time is out of order are **kept**, counted in ``attrs["reordered"]`` and
   the table is sorted by submit time.
 
-A row is bad when it has the wrong number of fields, a non-numeric or missing value in a
-needed column, a negative run time, an unknown run or submit time (SWF ``-1``), zero or
-a negative or fractional card count, or (for formats whose files are in submit order) a
-submit time earlier than a row above it. Philly's ``philly.csv`` is not in time order, so
-its order is not checked; it is sorted and the count is reported as ``reordered``.
+A row is bad when it has the wrong number of fields, a non-numeric, infinite or missing
+value in a needed column (job id included), a negative run time, an unknown run or
+submit time (SWF ``-1``), zero or a negative or fractional card count, or (for formats
+whose files are in submit order) a submit time earlier than a row above it. Readers add
+format-specific reasons (listed in their docstrings, e.g. openb's never-scheduled pods).
+Philly's ``philly.csv`` is not in time order, so its order is not checked; it is sorted
+and the count is reported as ``reordered``.
 
 Rows removed on purpose by an option (CPU-only jobs when ``gpu_only=True``) are counted
 in ``attrs["filtered"]``, whatever ``on_bad`` says. Values that are repaired are counted
@@ -67,7 +69,12 @@ A truncated or corrupt gzip file, a file that is not UTF-8 text, a missing colum
 empty CSV always raise :class:`TraceError`, whatever ``on_bad`` says.
 
 Memory: readers stream the file in blocks of ``chunk_rows`` lines and keep only compact
-numpy columns of the rows kept, never the text of the whole file.
+numpy columns of the rows kept (labels as int32 codes), never the text of the whole file.
+
+This module also holds what the readers share to honour the contract: file opening by
+magic bytes (:func:`open_text`, :func:`line_blocks`), the CSV block reader
+(:func:`csv_blocks`, :func:`numeric`, :class:`TimeColumns`) and :class:`TraceBuilder`,
+which applies the bad-row policy and assembles the table.
 """
 
 from __future__ import annotations
@@ -77,12 +84,13 @@ import gzip
 import io
 import logging
 import math
+import os
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Literal, NoReturn
+from typing import IO, Any, Literal, NoReturn, cast
 
 import numpy as np
 import pandas as pd
@@ -127,7 +135,7 @@ ON_BAD_CHOICES: tuple[str, ...] = ("error", "skip")
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
-DEFAULT_CHUNK_ROWS = 65_536
+DEFAULT_CHUNK_ROWS = 16_384
 SKIP_HINT = "; pass on_bad='skip' (--on-bad skip) to skip and count such rows"
 
 #: One row problem: reason, mask of the bad rows, and values to quote in the error (or None).
@@ -179,7 +187,7 @@ class TraceFormat:
 # --------------------------------------------------------------------------- files
 
 
-def check_file(path: str | Path) -> Path:
+def check_file(path: str | os.PathLike[str]) -> Path:
     """Return ``path`` as a Path after checking that it is a readable file.
 
     Raises:
@@ -205,10 +213,46 @@ def is_gzip(path: Path) -> bool:
 
 
 def open_text(path: Path) -> IO[str]:
-    """Open a plain or gzip-compressed UTF-8 text file, choosing by its magic bytes."""
+    """Open a plain or gzip-compressed UTF-8 text file, choosing by its magic bytes.
+
+    A UTF-8 byte-order mark at the start is dropped.
+    """
     if is_gzip(path):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return open(path, encoding="utf-8-sig")
+
+
+def _readable_gzip_lines(path: Path) -> int:
+    """Count the complete lines that can be decompressed before a gzip stream breaks."""
+    lines = 0
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            while chunk:
+                try:
+                    lines += decoder.decompress(chunk).count(b"\n")
+                except zlib.error:
+                    return lines
+                chunk = decoder.unused_data if decoder.eof else b""
+                if decoder.eof:
+                    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    return lines
+
+
+def _read_error(path: Path, lineno: int, exc: BaseException) -> TraceError:
+    """The TraceError for a read failure after ``lineno`` complete lines were handed out."""
+    if isinstance(exc, UnicodeDecodeError):
+        return TraceError(
+            f"{path}: line {lineno + 1}: not UTF-8 text ({exc.reason}); is this a trace file?"
+        )
+    readable = max(lineno, _readable_gzip_lines(path))
+    return TraceError(
+        f"{path}: line {readable + 1}: the gzip data is truncated or corrupt ({exc}); "
+        f"only the first {readable} line(s) can be read"
+    )
+
+
+_READ_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError)
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -224,15 +268,45 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
             for line in fh:
                 lineno += 1
                 yield lineno, line
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise TraceError(
-            f"{path}: line {lineno + 1}: the gzip data is truncated or corrupt ({exc}); "
-            f"{lineno} complete line(s) could be read"
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise TraceError(
-            f"{path}: line {lineno + 1}: not UTF-8 text ({exc.reason}); is this a trace file?"
-        ) from exc
+    except _READ_ERRORS as exc:
+        raise _read_error(path, lineno, exc) from exc
+
+
+def line_blocks(
+    path: Path, max_lines: int, read_size: int = 1 << 20
+) -> Iterator[tuple[int, list[str]]]:
+    """Yield ``(number of the first line, lines)`` in blocks of up to ``max_lines`` lines.
+
+    The lines have no newline characters. The file is decompressed and decoded
+    ``read_size`` characters at a time, so at most one read and one block of text are
+    held in memory.
+
+    Raises:
+        TraceError: as :func:`numbered_lines`.
+    """
+    lineno = 0
+    pending: list[str] = []
+    tail = ""
+    try:
+        with open_text(path) as fh:
+            while True:
+                data = fh.read(read_size)
+                if data:
+                    parts = (tail + data).split("\n")
+                    tail = parts.pop()
+                    pending.extend(parts)
+                elif tail:
+                    pending.append(tail)
+                    tail = ""
+                while len(pending) >= max_lines or (pending and not data):
+                    block = pending[:max_lines]
+                    del pending[:max_lines]
+                    yield lineno + 1, block
+                    lineno += len(block)
+                if not data:
+                    return
+    except _READ_ERRORS as exc:
+        raise _read_error(path, lineno + len(pending), exc) from exc
 
 
 def head_lines(path: Path, n: int = 20) -> list[str]:
@@ -277,6 +351,7 @@ class _Labels:
 
     def column(self, order: np.ndarray | None) -> pd.Series:
         codes = np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int32)
+        self._chunks.clear()
         if order is not None:
             codes = codes[order]
         names = np.array(self._names, dtype=object)
@@ -410,6 +485,7 @@ class TraceBuilder:
             all_checks += [
                 ("missing submit time", np.isnan(submit), None),
                 ("missing run time", np.isnan(run), None),
+                ("infinite value", np.isinf(submit) | np.isinf(run) | np.isinf(cards), None),
                 ("negative run time", run < 0, run),
                 ("missing card count", np.isnan(cards), None),
                 ("negative card count", cards < 0, cards),
@@ -450,9 +526,7 @@ class TraceBuilder:
         if nonpos.any():
             self.clamp("estimate <= 0 read as unknown", int(nonpos.sum()))
             est[nonpos] = np.nan
-        start = (
-            np.full(m, np.nan) if recorded_start is None else recorded_start[good].astype(float)
-        )
+        start = np.full(m, np.nan) if recorded_start is None else recorded_start[good].astype(float)
         with np.errstate(invalid="ignore"):
             early = start < sub
         if early.any():
@@ -513,7 +587,10 @@ class TraceBuilder:
     # -- result ------------------------------------------------------------------
 
     def finish(self) -> pd.DataFrame:
-        """Return the normalised table, sorted by submit time, with ``attrs`` filled."""
+        """Return the normalised table, sorted by submit time, with ``attrs`` filled.
+
+        The collected blocks are released as the columns are built, so call this once.
+        """
         lines = _cat(self._lines, np.int64)
         submit = _cat(self._submit, np.float64)
         order: np.ndarray | None = None
@@ -555,8 +632,9 @@ class TraceBuilder:
                 "source_line": lines if order is None else lines[order],
             },
             columns=list(TRACE_COLUMNS),
+            copy=False,
         )
-        frame.attrs = {
+        attrs: dict[str, Any] = {
             "schema": SCHEMA_VERSION,
             "format": self.fmt,
             "file": str(self.path),
@@ -577,6 +655,7 @@ class TraceBuilder:
             "capacity_source": self.capacity_source,
             **self.extra,
         }
+        frame.attrs = cast("dict[Hashable, Any]", attrs)
         logger.info(
             "%s: %d jobs kept of %d rows (%s format); skipped %s; filtered %s; reordered %d",
             self.path,
@@ -597,18 +676,24 @@ class TraceBuilder:
         else:
             parts = [pd.Series(c).astype("str") for c in self._job_ids]
             ids = pd.concat(parts, ignore_index=True)
+        self._job_ids.clear()
         if order is not None:
             ids = ids.iloc[order].reset_index(drop=True)
         return ids
 
 
 def _cat(chunks: list[np.ndarray], dtype: type) -> np.ndarray:
-    return np.concatenate(chunks).astype(dtype, copy=False) if chunks else np.zeros(0, dtype)
+    """Concatenate and release the chunks (so that the copies do not pile up)."""
+    out: np.ndarray = (
+        np.concatenate(chunks).astype(dtype, copy=False) if chunks else np.zeros(0, dtype)
+    )
+    chunks.clear()
+    return out
 
 
 def _take(values: np.ndarray | pd.Series, mask: np.ndarray) -> np.ndarray:
     if isinstance(values, pd.Series):
-        return values.to_numpy(dtype=object, na_value=None)[mask]
+        return values.to_numpy(dtype=object)[mask]
     return np.asarray(values)[mask]
 
 
@@ -638,90 +723,126 @@ class CsvBlock:
     rejects: list[Reject] = field(default_factory=list)
 
 
-def read_csv_header(path: Path, builder: TraceBuilder) -> tuple[int, list[str]]:
-    """Return the line number and the column names of a CSV file's header."""
-    for lineno, line in numbered_lines(path):
-        if line.strip():
-            return lineno, [c.strip().lstrip("\ufeff") for c in next(csv.reader([line]))]
-        builder.blank_lines += 1
-    raise TraceError(f"{path}: the file is empty (no header line)")
-
-
 def csv_blocks(
     path: Path,
     builder: TraceBuilder,
     *,
     required: Sequence[str],
     optional: Sequence[str] = (),
+    one_of: Sequence[Sequence[str]] = (),
     text_columns: Sequence[str] = (),
 ) -> Iterator[CsvBlock]:
-    """Stream a CSV file with a header line in blocks of ``chunk_rows`` rows.
+    """Stream a CSV file with a header line in blocks of ``chunk_rows`` lines.
 
-    The header's column names are stripped of spaces. Every data line is checked for the
+    The header's column names are stripped of spaces. Every data line must have the
     header's number of fields (quoted fields are understood; a quoted field must not span
-    lines); lines that fail are returned as ``rejects``. Blank lines are counted in
-    ``builder.blank_lines`` and ignored.
+    lines); lines that do not are returned as ``rejects``. Blank lines are counted in
+    ``builder.blank_lines`` and ignored. A block without quotes, blank or malformed lines
+    is parsed by pandas in one call; other blocks are checked line by line first.
+
+    Args:
+        path: the CSV file.
+        builder: receives the header, blank-line counts and error messages.
+        required: columns that must be present.
+        optional: columns read when present.
+        one_of: groups of columns of which at least one group must be fully present.
+        text_columns: columns kept as text (never converted to numbers).
 
     Raises:
         TraceError: the file is empty, a required column is missing (the message lists
             the missing and the found columns), or column names repeat.
     """
-    header_line, columns = read_csv_header(path, builder)
-    missing = [c for c in required if c not in columns]
-    if missing:
-        builder.fail(
-            header_line,
-            f"missing column(s) {', '.join(repr(c) for c in missing)} needed by the "
-            f"'{builder.fmt}' format; found column(s): {', '.join(repr(c) for c in columns)}",
-        )
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
-    if repeated:
-        builder.fail(header_line, f"repeated column name(s): {', '.join(repeated)}")
-    builder.header = {"columns": columns}
-    ncols = len(columns)
-    wanted = [c for c in columns if c in set(required) | set(optional)]
-    dtypes = {c: "str" for c in text_columns if c in wanted}
-    chunk_rows = builder.options.chunk_rows
+    columns: list[str] = []
+    wanted: list[str] = []
+    dtypes: dict[str, str] = {}
+    header_line = 0
 
-    def parse(block: list[str], nums: list[int], rejects: list[Reject]) -> CsvBlock:
-        if block:
-            frame = pd.read_csv(
-                io.StringIO("".join(block)),
-                header=None,
-                names=columns,
-                usecols=wanted,
-                dtype=dtypes,  # type: ignore[arg-type]
-                keep_default_na=False,
-                na_values=[""],
-                skip_blank_lines=False,
-                engine="c",
+    def check_header() -> None:
+        nonlocal wanted, dtypes
+        missing = [repr(c) for c in required if c not in columns]
+        groups = [list(g) for g in one_of]
+        if groups and not any(all(c in columns for c in g) for g in groups):
+            missing.append("one of " + " or ".join("+".join(repr(c) for c in g) for g in groups))
+        if missing:
+            builder.fail(
+                header_line,
+                f"missing column(s) {', '.join(missing)} needed by the '{builder.fmt}' "
+                f"format; found column(s): {', '.join(repr(c) for c in columns)}",
             )
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            builder.fail(header_line, f"repeated column name(s): {', '.join(repeated)}")
+        builder.header = {"columns": list(columns)}
+        known = set(required) | set(optional) | {c for g in groups for c in g}
+        wanted = [c for c in columns if c in known]
+        dtypes = {c: "str" for c in text_columns if c in wanted}
+
+    def parse(text: str) -> pd.DataFrame:
+        return pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            names=columns,
+            usecols=wanted,
+            dtype=dtypes,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+            engine="c",
+        )
+
+    for first, lines in line_blocks(path, builder.options.chunk_rows):
+        if not columns:
+            for i, line in enumerate(lines):
+                if line.strip():
+                    header_line = first + i
+                    names = next(csv.reader([line]))
+                    columns = [c.strip().lstrip("\ufeff") for c in names]
+                    check_header()
+                    lines = lines[i + 1 :]
+                    first = header_line + 1
+                    break
+                builder.blank_lines += 1
+            if not columns or not lines:
+                continue
+        ncols = len(columns)
+        text = "\n".join(lines) + "\n"
+        if '"' not in text and text.count(",") == (ncols - 1) * len(lines):
+            try:
+                frame = parse(text)
+            except pd.errors.ParserError:
+                frame = None
+            if frame is not None and len(frame) == len(lines):
+                yield CsvBlock(frame, np.arange(first, first + len(lines), dtype=np.int64))
+                continue
+        good: list[str] = []
+        nums: list[int] = []
+        rejects: list[Reject] = []
+        for lineno, line in enumerate(lines, start=first):
+            if not line.strip():
+                builder.blank_lines += 1
+                continue
+            found = len(next(csv.reader([line]))) if '"' in line else line.count(",") + 1
+            if found != ncols:
+                rejects.append(
+                    (lineno, "wrong number of fields", f"expected {ncols}, found {found}")
+                )
+                continue
+            good.append(line)
+            nums.append(lineno)
+        if good:
+            frame = parse("\n".join(good) + "\n")
         else:
             frame = pd.DataFrame({c: pd.Series([], dtype="str") for c in wanted})
-        return CsvBlock(frame, np.array(nums, dtype=np.int64), rejects)
+        yield CsvBlock(frame, np.array(nums, dtype=np.int64), rejects)
+    if not columns:
+        raise TraceError(f"{path}: the file is empty (no header line)")
 
-    block: list[str] = []
-    nums: list[int] = []
-    rejects: list[Reject] = []
-    for lineno, line in numbered_lines(path):
-        if lineno <= header_line:
-            continue
-        if not line.strip():
-            builder.blank_lines += 1
-            continue
-        found = len(next(csv.reader([line]))) if '"' in line else line.count(",") + 1
-        if found != ncols:
-            rejects.append(
-                (lineno, "wrong number of fields", f"expected {ncols}, found {found}")
-            )
-            continue
-        block.append(line if line.endswith("\n") else line + "\n")
-        nums.append(lineno)
-        if len(block) >= chunk_rows:
-            yield parse(block, nums, rejects)
-            block, nums, rejects = [], [], []
-    if block or rejects:
-        yield parse(block, nums, rejects)
+
+def text_column(frame: pd.DataFrame, column: str, checks: list[Check]) -> pd.Series:
+    """Return a CSV text column as str and add a check for missing values."""
+    raw = frame[column].astype("str")
+    checks.append((f"missing value in column '{column}'", raw.isna().to_numpy(), None))
+    return raw
 
 
 def numeric(frame: pd.DataFrame, column: str, checks: list[Check]) -> np.ndarray:
@@ -763,9 +884,7 @@ class TimeColumns:
         if self.mode == "datetime" and not pd.api.types.is_numeric_dtype(raw):
             values = _datetime_seconds(raw.astype("str"))
         else:
-            values = pd.to_numeric(raw, errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
-            )
+            values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             bad = ~np.isfinite(values) & present
         kind = "date-time" if self.mode == "datetime" else "number"
@@ -796,9 +915,14 @@ def _datetime_seconds(raw: pd.Series) -> np.ndarray:
 
 
 def status_codes(values: pd.Series | np.ndarray, mapping: dict[str, np.int8]) -> np.ndarray:
-    """Map status strings (case-insensitive) to :data:`STATUSES` codes; others are unknown."""
+    """Map status strings to :data:`STATUSES` codes; others (and missing) are unknown.
+
+    The first word of each value is looked up, case-insensitively, so Slurm's
+    ``CANCELLED by 1234`` maps like ``CANCELLED``.
+    """
     codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
-    table = [mapping.get(str(u).strip().lower(), UNKNOWN) for u in uniques] + [UNKNOWN]
+    words = [(str(u).strip().lower().split() or [""])[0] for u in uniques]
+    table = [mapping.get(w, UNKNOWN) for w in words] + [UNKNOWN]
     return np.array(table, dtype=np.int8)[codes]
 
 

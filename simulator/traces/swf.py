@@ -28,10 +28,13 @@ continuation lines are appended to the previous value; integer keys (``MaxProcs`
 else ``MaxNodes``.
 
 SWF-specific bad rows: a line without 18 fields, a non-numeric field, submit ``-1``
-("unknown submit time (-1)") and run ``-1`` ("unknown run time (-1)").
+("unknown submit time (-1)"), another negative submit, and run ``-1`` ("unknown run time
+(-1)"). Comment lines without a ``Key:`` before the first key are kept under
+``Comment``.
 
-Speed: job lines are parsed in blocks by pandas' C tokenizer; a block with any malformed
-line is re-parsed line by line to name the bad lines.
+Speed: the file is read in blocks of ``chunk_rows`` lines; a block of job lines is parsed
+by pandas' C tokenizer in one call, and only a block with comments, blank or malformed
+lines is looked at line by line (to name the bad lines).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from simulator.traces.schema import (
     Reject,
     TraceBuilder,
     TraceFormat,
-    numbered_lines,
+    line_blocks,
 )
 
 SWF_FIELDS = 18
@@ -141,27 +144,31 @@ def sniff(lines: list[str]) -> bool:
     return False
 
 
-def _parse_block(block: list[str], nums: list[int]) -> tuple[np.ndarray, np.ndarray, list[Reject]]:
-    """Parse job lines into an (n, 18) float array; return it, its line numbers and rejects."""
-    lines = np.array(nums, dtype=np.int64)
+def _fast_parse(text: str, n: int) -> np.ndarray | None:
+    """Parse ``n`` job lines with pandas; None unless every line has exactly 18 numbers."""
     try:
         frame = pd.read_csv(
-            io.StringIO("".join(block)),
+            io.StringIO(text),
             sep=r"\s+",
             header=None,
             names=range(SWF_FIELDS + 1),
             dtype=np.float64,
             engine="c",
         )
-        values = frame.to_numpy(dtype=np.float64)
-        if (
-            values.shape[0] == len(block)
-            and not np.isnan(values[:, :SWF_FIELDS]).any()
-            and np.isnan(values[:, SWF_FIELDS]).all()
-        ):
-            return values[:, :SWF_FIELDS], lines, []
     except (ValueError, pd.errors.ParserError):
-        pass
+        return None
+    values = frame.to_numpy(dtype=np.float64)
+    if (
+        values.shape[0] == n
+        and not np.isnan(values[:, :SWF_FIELDS]).any()
+        and np.isnan(values[:, SWF_FIELDS]).all()
+    ):
+        return values[:, :SWF_FIELDS]
+    return None
+
+
+def _slow_parse(block: list[str], nums: list[int]) -> tuple[np.ndarray, np.ndarray, list[Reject]]:
+    """Parse job lines one by one, naming the malformed ones."""
     rows: list[list[float]] = []
     kept: list[int] = []
     rejects: list[Reject] = []
@@ -191,7 +198,9 @@ def _is_float(token: str) -> bool:
     return True
 
 
-def _add_block(builder: TraceBuilder, values: np.ndarray, lines: np.ndarray, rejects: list[Reject]) -> None:
+def _add_block(
+    builder: TraceBuilder, values: np.ndarray, lines: np.ndarray, rejects: list[Reject]
+) -> None:
     job = values[:, 0]
     submit = values[:, 1]
     wait = values[:, 2]
@@ -252,24 +261,31 @@ def read(path: Path, options: ReadOptions) -> pd.DataFrame:
     """
     builder = TraceBuilder(path, "swf", options)
     header = SwfHeader()
-    block: list[str] = []
-    nums: list[int] = []
-    chunk = options.chunk_rows
-    for lineno, line in numbered_lines(path):
-        text = line.lstrip()
-        if not text:
-            builder.blank_lines += 1
-            continue
-        if text[0] == ";":
-            header.feed(text)
-            continue
-        block.append(line if line.endswith("\n") else line + "\n")
-        nums.append(lineno)
-        if len(block) >= chunk:
-            _add_block(builder, *_parse_block(block, nums))
-            block, nums = [], []
-    if block:
-        _add_block(builder, *_parse_block(block, nums))
+    for first, lines in line_blocks(path, options.chunk_rows):
+        text = "\n".join(lines) + "\n"
+        if ";" not in text:
+            values = _fast_parse(text, len(lines))
+            if values is not None:
+                numbers = np.arange(first, first + len(lines), dtype=np.int64)
+                _add_block(builder, values, numbers, [])
+                continue
+        block: list[str] = []
+        nums: list[int] = []
+        for lineno, line in enumerate(lines, start=first):
+            stripped = line.lstrip()
+            if not stripped:
+                builder.blank_lines += 1
+            elif stripped[0] == ";":
+                header.feed(stripped)
+            else:
+                block.append(line)
+                nums.append(lineno)
+        if block:
+            values = _fast_parse("\n".join(block) + "\n", len(block))
+            if values is not None:
+                _add_block(builder, values, np.array(nums, dtype=np.int64), [])
+            else:
+                _add_block(builder, *_slow_parse(block, nums))
     builder.header = header.fields
     for key in ("MaxProcs", "MaxNodes"):
         value = header.fields.get(key)
