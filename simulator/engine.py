@@ -117,10 +117,15 @@ def eligible_pools(
                 key_path=f"{where}.gang_size",
             )
 
-    classes = []
+    classes: list[tuple[int, ...]] = []
     for i, jc in enumerate(scenario.workload.classes):
         ids = pools_for(jc.card_types)
         check(f"workload.classes[{i}]", f"job class '{jc.name}'", ids, max_value(jc.gang_size), jc.card_types)
+        classes.append(ids)
+    trace = scenario.workload.trace
+    if trace is not None:
+        ids = pools_for(trace.card_types)
+        check("workload.trace", f"trace '{trace.name}'", ids, 0, trace.card_types)
         classes.append(ids)
     campaigns = []
     for k, c in enumerate(scenario.workload.campaigns):
@@ -193,7 +198,14 @@ class Engine:
             keep=out.job_records == "memory" if keep_jobs is None else keep_jobs,
             sink=job_sink,
         )
-        self.source = JobSource(scenario, replication)
+        trace_pools = (
+            self.class_pools[-1] if scenario.workload.trace is not None else ()
+        )
+        self.source = JobSource(
+            scenario,
+            replication,
+            trace_max_cards=max((self.pools[i].max_cards for i in trace_pools), default=0),
+        )
         self.capacity_events: list[CapacityEvent] = []
         for pool in self.pools:
             pool.on_capacity_change = self._log_capacity
@@ -229,6 +241,7 @@ class Engine:
             extra={
                 "state_counts": dict(enumerate(self.state_counts)),
                 "campaigns": self.campaign_times,
+                "trace": self.source.replay.counts if self.source.replay else {},
             },
         )
 

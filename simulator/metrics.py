@@ -40,7 +40,7 @@ from simulator.recorder import (
     hist_quantile,
 )
 from simulator.scenario.schema import SIZE_CLASSES, Scenario
-from simulator.workload import tenant_names
+from simulator.workload import class_names, tenant_names
 
 QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
 
@@ -145,16 +145,16 @@ def jobs_table(raw: RawRun) -> pd.DataFrame | None:
 
 def jobs_frame(cols: Chunk, sc: Scenario, pools: list[Pool]) -> pd.DataFrame:
     """Per-job rows (see :mod:`simulator.results`) from a chunk of recorder columns."""
-    class_names = [c.name for c in sc.workload.classes]
+    streams = class_names(sc)
     campaign_names = [c.name for c in sc.workload.campaigns]
     jc = cols["job_class"].astype(np.int64)
     pool_idx = cols["pool"].astype(np.int64)
     centre_of = np.array([p.centre for p in pools] + [""], dtype=object)
     pool_of = np.array([p.name for p in pools] + [""], dtype=object)
     type_of = np.array([p.card_type for p in pools] + [""], dtype=object)
-    names = np.array(class_names + campaign_names[::-1] + [""], dtype=object)
-    # Campaign k is stored as -1 - k, which indexes campaign_names reversed from the end.
-    class_label = names[np.where(jc >= 0, jc, len(class_names) + len(campaign_names) + jc)]
+    names = np.array(streams + campaign_names[::-1], dtype=object)
+    # Campaign k is stored as -1 - k: counted from the end, it indexes the reversed names.
+    class_label = names[np.where(jc >= 0, jc, len(names) + jc)]
     campaign = np.where(jc < 0, class_label, "")
     tenants = np.array(tenant_names(sc), dtype=object)
     cards = cols["cards"].astype(np.int64)

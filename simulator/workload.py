@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.replay import ReplayJobs, replay_jobs
 from simulator.scenario.schema import (
     ConstantDistribution,
     Distribution,
@@ -194,18 +195,36 @@ def _normalised(profile: list[float] | None, n: int) -> np.ndarray:
 
 
 def tenant_names(scenario: Scenario) -> list[str]:
-    """All tenants of a scenario in a stable order (classes first, then campaigns)."""
+    """All tenants of a scenario in a stable order: classes, campaigns, trace users."""
+    from simulator.replay import trace_tenant_names
+
     names: list[str] = []
     for jc in scenario.workload.classes:
         names.extend(jc.tenants.names)
     names.extend(c.tenant for c in scenario.workload.campaigns)
+    names.extend(trace_tenant_names(scenario))
+    return names
+
+
+def class_names(scenario: Scenario) -> list[str]:
+    """Names of the job streams by their class index: the classes, then the trace."""
+    names = [c.name for c in scenario.workload.classes]
+    if scenario.workload.trace is not None:
+        names.append(scenario.workload.trace.name)
     return names
 
 
 class JobSource:
     """The scenario's synthetic jobs, week by week, for one replication."""
 
-    def __init__(self, scenario: Scenario, replication: int) -> None:
+    def __init__(
+        self, scenario: Scenario, replication: int, trace_max_cards: int | None = None
+    ) -> None:
+        """Args:
+        scenario: the scenario.
+        replication: selects the random streams.
+        trace_max_cards: the largest pool trace jobs may use (needed with a trace).
+        """
         self.scenario = scenario
         ref = scenario.card_type(scenario.reference_card)
         self.ref_flop_per_card_h = ref.effective_tflops * 1e12 * 3600.0
@@ -217,6 +236,13 @@ class JobSource:
             )
             offset += len(jc.tenants.names)
         self.campaign_tenant_offset = offset
+        self.replay: ReplayJobs | None = None
+        if scenario.workload.trace is not None:
+            if trace_max_cards is None:
+                raise ValueError("a trace workload needs trace_max_cards")
+            self.replay = replay_jobs(scenario, trace_max_cards)
+            self.trace_class = len(scenario.workload.classes)
+            self.trace_tenant_offset = offset + len(scenario.workload.campaigns)
 
     def campaign_batch(self) -> JobBatch:
         """The scenario's campaigns as one batch (work from FLOP at the card type's MFU)."""
@@ -261,10 +287,29 @@ class JobSource:
             in_chunk = (campaigns.submit_h >= t0) & (campaigns.submit_h < t1)
             if in_chunk.any():
                 parts.append(_select(campaigns, in_chunk))
+            if self.replay is not None:
+                parts.append(self._trace_batch(t0, t1))
             batch = _concat_sorted(parts)
             if len(batch):
                 yield batch
             t0 = t1
+
+    def _trace_batch(self, t0: float, t1: float) -> JobBatch:
+        r = self.replay
+        assert r is not None
+        lo, hi = np.searchsorted(r.submit_h, [t0, t1], side="left")
+        n = int(hi - lo)
+        trace = self.scenario.workload.trace
+        assert trace is not None
+        return JobBatch(
+            submit_h=r.submit_h[lo:hi],
+            job_class=np.full(n, self.trace_class, dtype=np.int64),
+            cards=r.cards[lo:hi],
+            work=r.work[lo:hi],
+            estimate_factor=r.estimate_factor[lo:hi],
+            tenant=r.tenant[lo:hi] + self.trace_tenant_offset,
+            priority=np.full(n, trace.priority, dtype=np.int64),
+        )
 
     def _class_batch(self, s: ClassStream, t0: float, t1: float) -> JobBatch:
         t = s.arrivals(t0, t1)
@@ -287,6 +332,7 @@ def _select(b: JobBatch, mask: np.ndarray) -> JobBatch:
 
 def _concat_sorted(parts: list[JobBatch]) -> JobBatch:
     fields = list(JobBatch.__dataclass_fields__)
+    parts = [p for p in parts if len(p)] or parts[:1]
     if len(parts) == 1:
         return parts[0]
     cols = {f: np.concatenate([getattr(p, f) for p in parts]) for f in fields}

@@ -97,6 +97,7 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise ScenarioError(f"'extends' forms a cycle: {cycle}", file=str(path), key_path="extends")
     data = _read_yaml(path)
+    _anchor_paths(data, path)
     base_name = data.pop("extends", None)
     if base_name is None:
         return data
@@ -122,6 +123,19 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
 
 
 REMOVE_KEY = "_remove"
+
+
+def _anchor_paths(data: dict[str, Any], path: Path) -> None:
+    """Make file paths inside a scenario absolute, relative to the file naming them."""
+    workload = data.get("workload")
+    trace = workload.get("trace") if isinstance(workload, dict) else None
+    if isinstance(trace, dict) and isinstance(trace.get("file"), str):
+        if not Path(trace["file"]).is_absolute():
+            trace["file"] = str((path.parent / trace["file"]).resolve())
+    policy = data.get("policy")
+    if isinstance(policy, dict) and isinstance(policy.get("module"), str):
+        if not Path(policy["module"]).is_absolute():
+            policy["module"] = str((path.parent / policy["module"]).resolve())
 
 
 def _merge(base: Any, child: Any) -> Any:

@@ -298,14 +298,49 @@ class Campaign(Frozen):
     estimate_factor: float = Field(1.2, ge=1.0)
 
 
+class TraceReplay(Frozen):
+    """Jobs replayed from a recorded trace instead of (or beside) generated classes.
+
+    A trace job's recorded run time is taken as its run time on the first of
+    ``card_types`` (or the reference card when empty), so replaying on that card type
+    reproduces the recorded durations.
+    """
+
+    name: Name = "trace"
+    file: str = Field(description="Trace file, relative to the scenario file that names it.")
+    format: str = "auto"
+    on_bad: Literal["error", "skip"] = "error"
+    start_day: NonNegativeFloat = Field(
+        0.0, description="Window start, days after the trace's first submit."
+    )
+    span_days: PositiveFloat | None = Field(
+        None, description="Window length in days (default: up to the scenario horizon)."
+    )
+    card_types: list[Name] = Field(default_factory=list)
+    cards_per_unit: PositiveFloat = Field(1.0, description="Cards per trace processor or GPU.")
+    arrival_scale: PositiveFloat = Field(
+        1.0, description="Arrival-rate multiplier: submit gaps are divided by it."
+    )
+    size_scale: PositiveFloat = Field(1.0, description="Gang-size multiplier.")
+    estimates: Literal["trace", "exact"] = Field(
+        "trace", description="User estimates from the trace, or exact run times."
+    )
+    too_large: Literal["error", "skip", "clamp"] = Field(
+        "error", description="What to do with a job larger than any pool it may use."
+    )
+    tenant_from: Literal["user", "tenant", "none"] = "user"
+    priority: int = 0
+
+
 class Workload(Frozen):
     classes: list[JobClass] = Field(default_factory=list)
     campaigns: list[Campaign] = Field(default_factory=list)
+    trace: TraceReplay | None = None
 
     @model_validator(mode="after")
     def _non_empty(self) -> Workload:
-        if not self.classes and not self.campaigns:
-            raise ValueError("the workload needs at least one job class or campaign")
+        if not self.classes and not self.campaigns and self.trace is None:
+            raise ValueError("the workload needs at least one job class, campaign or trace")
         _check_unique([c.name for c in self.classes], "job class")
         _check_unique([c.name for c in self.campaigns], "campaign")
         return self
@@ -431,6 +466,12 @@ class Scenario(Frozen):
                         f"workload.classes[{ji}].card_types: '{t}' is not a card type "
                         f"(known: {allowed})"
                     )
+        trace = self.workload.trace
+        for t in trace.card_types if trace is not None else []:
+            if t not in types:
+                raise ValueError(
+                    f"workload.trace.card_types: '{t}' is not a card type (known: {allowed})"
+                )
         for ki, campaign in enumerate(self.workload.campaigns):
             for t in campaign.card_types:
                 if t not in types:
