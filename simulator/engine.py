@@ -135,6 +135,11 @@ def eligible_pools(
     return classes, campaigns
 
 
+def _trace_counts(source: object) -> dict[str, int]:
+    replay = getattr(source, "replay", None)
+    return dict(replay.counts) if replay is not None else {}
+
+
 def year_starts_h(scenario: Scenario) -> list[float]:
     """Hours since start of each calendar year's first hour in the run (first = 0)."""
     starts = [0.0]
@@ -241,7 +246,7 @@ class Engine:
             extra={
                 "state_counts": dict(enumerate(self.state_counts)),
                 "campaigns": self.campaign_times,
-                "trace": self.source.replay.counts if self.source.replay else {},
+                "trace": _trace_counts(self.source),
             },
         )
 
@@ -293,7 +298,9 @@ class Engine:
         event.callbacks.append(self._arrive)
 
     def _arrive(self, _event: simpy.Event) -> None:
-        submit, jc, cards, work, factor, tenant, priority = self._pending
+        _, jc, cards, work, factor, tenant, priority = self._pending
+        # The clock, not the sampled time: now + (t - now) can round below t.
+        submit = self.env._now
         eligible = self.class_pools[jc] if jc >= 0 else self.campaign_pools[-1 - jc]
         job = TrainingJob(self._next_id, jc, tenant, priority, cards, submit, work, factor, eligible)
         self._next_id += 1

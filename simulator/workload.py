@@ -332,7 +332,9 @@ def _select(b: JobBatch, mask: np.ndarray) -> JobBatch:
 
 def _concat_sorted(parts: list[JobBatch]) -> JobBatch:
     fields = list(JobBatch.__dataclass_fields__)
-    parts = [p for p in parts if len(p)] or parts[:1]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return JobBatch(*(np.zeros(0) for _ in fields))
     if len(parts) == 1:
         return parts[0]
     cols = {f: np.concatenate([getattr(p, f) for p in parts]) for f in fields}

@@ -25,7 +25,7 @@ import yaml
 from pydantic import ValidationError
 
 from simulator.errors import ScenarioError, ScenarioErrors
-from simulator.scenario.schema import Scenario
+from simulator.scenario.schema import InvalidReference, Scenario
 
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -288,17 +288,22 @@ def _list_index(node: list[Any], part: str | int) -> int | None:
 
 def _schema_knows(parts: list[str | int]) -> bool:
     """Whether a path of mapping keys names a field of the schema (for defaulted keys)."""
+    from typing import get_origin
+
     from pydantic import BaseModel
 
     model: Any = Scenario
+    element_next = False  # the previous field was a list: this part picks an element
     for part in parts:
-        if isinstance(part, int) or part.isdigit():
+        if element_next or isinstance(part, int) or part.isdigit():
+            element_next = False
             continue
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return False
         field = model.model_fields.get(part)
         if field is None:
             return False
+        element_next = get_origin(field.annotation) is list
         model = _inner_model(field.annotation)
     return True
 
@@ -334,6 +339,9 @@ def _translate(exc: ValidationError, raw: dict[str, Any], file: str) -> Scenario
             msg = msg[len("Value error, ") :]
         has_value = err["type"] != "missing"
         value = err.get("input") if has_value else None
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, InvalidReference):
+            key_path, value, has_value, msg = cause.key_path, cause.value, True, str(cause)
         if isinstance(value, (dict, list)):
             has_value = False
             value = None

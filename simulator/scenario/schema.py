@@ -34,6 +34,18 @@ NonNegativeInt = Annotated[int, Field(ge=0)]
 Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
+class InvalidReference(ValueError):
+    """A cross-reference or ordering problem found after the fields are parsed.
+
+    Carries the key path and the value so that the loader can report them as fields.
+    """
+
+    def __init__(self, message: str, key_path: str, value: object) -> None:
+        super().__init__(message)
+        self.key_path = key_path
+        self.value = value
+
+
 class Frozen(BaseModel):
     """Base of every schema node: immutable, unknown keys rejected."""
 
@@ -426,59 +438,57 @@ class Scenario(Frozen):
         _check_unique([c.name for c in self.centres], "centre")
         types = {c.name for c in self.card_types}
         allowed = ", ".join(sorted(types))
-        if self.reference_card not in types:
-            raise ValueError(
-                f"reference_card '{self.reference_card}' is not a card type (known: {allowed})"
-            )
+
+        def card_type(name: str, where: str) -> None:
+            if name not in types:
+                raise InvalidReference(
+                    f"'{name}' is not a card type (known: {allowed})", where, name
+                )
+
+        card_type(self.reference_card, "reference_card")
         if self.warmup_days >= self.horizon_days:
-            raise ValueError(
-                f"warmup_days ({self.warmup_days}) must be shorter than "
-                f"horizon_days ({self.horizon_days})"
+            raise InvalidReference(
+                f"warmup_days must be shorter than horizon_days ({self.horizon_days})",
+                "warmup_days",
+                self.warmup_days,
             )
-        end = self.end_date
         for ci, centre in enumerate(self.centres):
             for pi, pool in enumerate(centre.pools):
                 where = f"centres[{ci}].pools[{pi}]"
-                if pool.card_type not in types:
-                    raise ValueError(
-                        f"{where}.card_type '{pool.card_type}' is not a card type "
-                        f"(known: {allowed})"
-                    )
-                for k, ph in enumerate(pool.phases):
-                    if ph.date < self.start:
-                        raise ValueError(
-                            f"{where}.phases[{k}].date {ph.date} is before the scenario "
-                            f"start {self.start}; fold earlier capacity into a phase dated "
-                            f"at or after the start"
-                        )
-                    if ph.date > end:
-                        pass  # a phase after the horizon is allowed and simply never happens
-                for k, rt in enumerate(pool.retirements):
-                    if rt.date < self.start:
-                        raise ValueError(
-                            f"{where}.retirements[{k}].date {rt.date} is before the start "
-                            f"{self.start}"
+                card_type(pool.card_type, f"{where}.card_type")
+                dated = [("phases", k, ph.date) for k, ph in enumerate(pool.phases)]
+                dated += [("retirements", k, rt.date) for k, rt in enumerate(pool.retirements)]
+                online = 0
+                for kind, k, date in sorted(dated, key=lambda d: (d[2], d[0] != "phases")):
+                    if kind == "phases":
+                        online += pool.phases[k].servers
+                    else:
+                        online -= pool.retirements[k].servers
+                        if online < 0:
+                            raise InvalidReference(
+                                f"{where}.retirements[{k}] retires more servers than the "
+                                f"phases dated up to {date} brought online (short by "
+                                f"{-online})",
+                                f"{where}.retirements[{k}].servers",
+                                pool.retirements[k].servers,
+                            )
+                    if date < self.start:
+                        raise InvalidReference(
+                            f"{where}.{kind}[{k}].date {date} is before the scenario start "
+                            f"{self.start}; fold earlier capacity into a phase dated at or "
+                            f"after the start",
+                            f"{where}.{kind}[{k}].date",
+                            date.isoformat(),
                         )
         for ji, job_class in enumerate(self.workload.classes):
             for t in job_class.card_types:
-                if t not in types:
-                    raise ValueError(
-                        f"workload.classes[{ji}].card_types: '{t}' is not a card type "
-                        f"(known: {allowed})"
-                    )
+                card_type(t, f"workload.classes[{ji}].card_types")
         trace = self.workload.trace
         for t in trace.card_types if trace is not None else []:
-            if t not in types:
-                raise ValueError(
-                    f"workload.trace.card_types: '{t}' is not a card type (known: {allowed})"
-                )
+            card_type(t, "workload.trace.card_types")
         for ki, campaign in enumerate(self.workload.campaigns):
             for t in campaign.card_types:
-                if t not in types:
-                    raise ValueError(
-                        f"workload.campaigns[{ki}].card_types: '{t}' is not a card type "
-                        f"(known: {allowed})"
-                    )
+                card_type(t, f"workload.campaigns[{ki}].card_types")
         return self
 
     # ------------------------------------------------------------------ derived views
