@@ -28,7 +28,7 @@ import simpy
 from simulator.errors import PolicyError, ScenarioError
 from simulator.fleet import Pool
 from simulator.job import QUEUED, RUNNING, TrainingJob
-from simulator.policies.base import QueuePolicy, Start, make_dispatch, make_policy
+from simulator.policies.base import Preempt, QueuePolicy, Start, make_dispatch, make_policy
 from simulator.policies.view import SchedulerView
 from simulator.recorder import STATE_DONE, STATE_QUEUED, STATE_RUNNING, Chunk, Recorder
 from simulator.scenario.schema import Scenario
@@ -185,11 +185,24 @@ class Engine:
             scenario.policy.name, scenario.policy.params, scenario.policy.module
         )
         dispatch = make_dispatch(scenario.dispatch.name, scenario.dispatch.params)
-        self.queue: dict[int, TrainingJob] = {}
+        self.queue: dict[int, TrainingJob] = {}  # never started, in submit order
+        self.requeued: dict[int, TrainingJob] = {}  # stopped after starting, ahead of queue
         self.running: dict[int, TrainingJob] = {}
         self.view = SchedulerView(
-            self.pools, self.queue, dispatch, self.policy.needs_estimated_ends
+            self.pools,
+            self.queue,
+            dispatch,
+            self.policy.needs_estimated_ends,
+            requeued=self.requeued,
+            running=self.running,
         )
+        wl = scenario.workload
+        # Checkpoint interval and restart cost by class index (campaign k at -1 - k).
+        resume = [(c.checkpoint_interval_h or 0.0, c.restart_overhead_h) for c in wl.classes]
+        if wl.trace is not None:
+            resume.append((0.0, 0.0))
+        resume += [(c.checkpoint_interval_h or 0.0, c.restart_overhead_h) for c in wl.campaigns][::-1]
+        self.resume = resume if any(a or b for a, b in resume) else None
         self.running_ends = self.view.running_ends
         self.check_invariants = check_invariants
         self.horizon_h = scenario.horizon_h
@@ -303,10 +316,12 @@ class Engine:
         submit = self.env._now
         eligible = self.class_pools[jc] if jc >= 0 else self.campaign_pools[-1 - jc]
         job = TrainingJob(self._next_id, jc, tenant, priority, cards, submit, work, factor, eligible)
+        if self.resume is not None:
+            job.checkpoint_h, job.restart_h = self.resume[jc]
         self._next_id += 1
         queue = self.queue
         now = self.env._now
-        self._queue_area += len(queue) * (now - self._queue_since)
+        self._queue_area += (len(queue) + len(self.requeued)) * (now - self._queue_since)
         self._queue_since = now
         queue[job.id] = job
         self.view.new_arrivals.append(job)
@@ -325,7 +340,15 @@ class Engine:
         view = self.view
         view.now = self.env._now
         for decision in self.policy.decide(view):
-            self._start(decision)
+            if decision.__class__ is Start:
+                self._start(decision)  # type: ignore[arg-type]
+            elif decision.__class__ is Preempt:
+                self._preempt(decision)  # type: ignore[arg-type]
+            else:
+                raise PolicyError(
+                    f"policy '{self.policy.name}' returned {decision!r}; a decision is "
+                    f"Start(job, pool) or Preempt(job)"
+                )
         view.new_arrivals.clear()
         view.capacity_freed = False
 
@@ -333,7 +356,9 @@ class Engine:
         job, p = decision.job, decision.pool
         queue = self.queue
         if queue.get(job.id) is not job:
-            self._reject(decision, "the job is not queued")
+            if self.requeued.get(job.id) is not job:
+                self._reject(decision, "the job is not queued")
+            queue = self.requeued
         if p not in job.eligible:
             self._reject(decision, f"the job may only use pools {list(job.eligible)}")
         pool = self.pools[p]
@@ -345,26 +370,31 @@ class Engine:
             )
         env = self.env
         now = env._now
-        self._queue_area += len(queue) * (now - self._queue_since)
+        self._queue_area += (len(self.queue) + len(self.requeued)) * (now - self._queue_since)
         self._queue_since = now
         del queue[job.id]
         job.state = RUNNING
-        job.start = now
+        if job.stops == 0:
+            job.start = now
+        job.run_start = now
         job.pool = p
         job.placement = pool.allocate(job.cards)
         self.running[job.id] = job
         speed = pool.speed
         if self.running_ends is not None:
-            job.sort_key = (now + job.estimate_on(speed), job.id, job.cards)
+            job.sort_key = (now + job.remaining_estimate_on(speed), job.id, job.cards)
             self.running_ends[p].add(job.sort_key)
-        end = env.timeout(job.work / (job.cards * speed), job)
+        end = env.timeout(job.remaining / (job.cards * speed) + job.overhead_h, job)
         end.callbacks.append(self._finish)
+        job.end_event = end
         if self.check_invariants:
             assert now >= job.submit, f"job {job.id} starts before it was submitted"
             pool.check()
 
     def _finish(self, event: simpy.Event) -> None:
         job: TrainingJob = event._value
+        if job.end_event is not event:
+            return  # the segment this event would have ended was stopped
         pool = self.pools[job.pool]
         pool.release(job.placement)
         job.placement = None
@@ -379,8 +409,45 @@ class Engine:
         view = self.view
         view.capacity_freed = True
         view.memo.clear()
-        if self.queue:  # with nobody waiting there is nothing to decide
+        if self.queue or self.requeued:  # with nobody waiting there is nothing to decide
             self._schedule()
+
+    def _preempt(self, decision: Preempt) -> None:
+        """Stop a running job; it keeps the work up to its last checkpoint and requeues."""
+        job = decision.job
+        if self.running.get(job.id) is not job:
+            raise PolicyError(
+                f"policy '{self.policy.name}' decided to preempt job {job.id} at "
+                f"t={self.env.now:.4f} h, which is impossible: the job is not running"
+            )
+        now = self.env._now
+        pool = self.pools[job.pool]
+        speed = pool.speed
+        rate = job.cards * speed  # reference-card-hours of work per hour
+        useful_h = max(0.0, now - job.run_start - job.overhead_h)
+        interval = job.checkpoint_h
+        kept_h = math.floor(useful_h / interval) * interval if interval else 0.0
+        kept_h = min(kept_h, job.remaining / rate)
+        job.lost_work += (useful_h - kept_h) * rate
+        job.remaining -= kept_h * rate
+        job.overhead_h = job.restart_h
+        job.stops += 1
+        self.recorder.segment(job.pool, job.cards, job.run_start, now)
+        pool.release(job.placement)
+        job.placement = None
+        job.end_event = None
+        del self.running[job.id]
+        if self.running_ends is not None:
+            self.running_ends[job.pool].remove(job.sort_key)
+        self._queue_area += (len(self.queue) + len(self.requeued)) * (now - self._queue_since)
+        self._queue_since = now
+        job.state = QUEUED
+        self.requeued[job.id] = job
+        view = self.view
+        view.capacity_freed = True
+        view.memo.clear()
+        if self.check_invariants:
+            pool.check()
 
     def _reject(self, decision: Start, reason: str) -> None:
         raise PolicyError(
@@ -411,6 +478,9 @@ class Engine:
                 job.end,
                 job.work,
                 job.work * job.estimate_factor / (job.cards * speed),
+                job.run_start,
+                job.stops,
+                job.lost_work,
             )
         )
 
@@ -426,11 +496,10 @@ class Engine:
 
     def _collect(self) -> None:
         now = self.env.now
-        self._queue_area += len(self.queue) * (now - self._queue_since)
+        self._queue_area += (len(self.queue) + len(self.requeued)) * (now - self._queue_since)
         self._queue_since = now
         for job in self.running.values():
             self._record(job, STATE_RUNNING)
-        for job in self.queue.values():
-            if job.state == QUEUED:
-                self._record(job, STATE_QUEUED)
+        for job in (*self.requeued.values(), *self.queue.values()):
+            self._record(job, STATE_QUEUED)
         self.recorder.flush()

@@ -31,6 +31,14 @@ class TrainingJob:
         "placement",
         "end",
         "sort_key",
+        "remaining",
+        "run_start",
+        "end_event",
+        "overhead_h",
+        "checkpoint_h",
+        "restart_h",
+        "stops",
+        "lost_work",
     )
 
     def __init__(
@@ -60,6 +68,14 @@ class TrainingJob:
         self.placement: Any = None
         self.end = float("nan")
         self.sort_key: Any = None  # the running-set key while running (backfill policies)
+        self.remaining = work  # work still to do, reference-card-hours
+        self.run_start = float("nan")  # start of the current run segment
+        self.end_event: Any = None  # the pending end of the current segment
+        self.overhead_h = 0.0  # restart cost paid at the start of the next segment, hours
+        self.checkpoint_h = 0.0  # hours of progress between checkpoints (0: none)
+        self.restart_h = 0.0  # restart cost charged after a preemption, hours
+        self.stops = 0  # times the job was preempted
+        self.lost_work = 0.0  # work redone because of preemptions, reference-card-hours
 
     def runtime_on(self, speed: float) -> float:
         """Hours this job runs on cards of relative speed ``speed``."""
@@ -68,6 +84,10 @@ class TrainingJob:
     def estimate_on(self, speed: float) -> float:
         """The user's run-time estimate (hours) on cards of relative speed ``speed``."""
         return self.work * self.estimate_factor / (self.cards * speed)
+
+    def remaining_estimate_on(self, speed: float) -> float:
+        """The user's estimate of the time still to run (hours), scaled by work done."""
+        return (self.remaining * self.estimate_factor / (self.cards * speed)) + self.overhead_h
 
     def __repr__(self) -> str:
         return (

@@ -179,6 +179,9 @@ def jobs_frame(cols: Chunk, sc: Scenario, pools: list[Pool]) -> pd.DataFrame:
             "work_ref_card_h": cols["work_ref_card_h"],
             "estimate_h": cols["estimate_h"],
             "state": np.array(STATE_NAMES, dtype=object)[cols["state"].astype(np.int64)],
+            "last_start_h": cols["last_start_h"],
+            "preemptions": cols["preemptions"].astype(np.int64),
+            "lost_work_ref_card_h": cols["lost_work_ref_card_h"],
             "campaign": campaign,
         }
     )
@@ -265,6 +268,8 @@ def summary(raw: RawRun, utilisation: pd.DataFrame, energy: pd.DataFrame) -> dic
     out["jobs_running_at_horizon"] = float(state_counts[STATE_RUNNING])
     out["jobs_waiting_at_horizon"] = float(state_counts[STATE_QUEUED])
     out["jobs_started"] = out["jobs_finished"] + out["jobs_running_at_horizon"]
+    out["preemptions"] = float(rec.preemptions)
+    out["lost_work_ref_card_h"] = rec.lost_work
     # Little's law over the whole run.
     out["little_L"] = raw.queue_area_job_h / rec.horizon_h
     out["little_lambda_W"] = rec.truncated_wait_sum / rec.horizon_h

@@ -56,6 +56,9 @@ DTYPES: dict[str, type] = {
     "end_h": np.float64,
     "work_ref_card_h": np.float64,
     "estimate_h": np.float64,
+    "last_start_h": np.float64,
+    "preemptions": np.int16,
+    "lost_work_ref_card_h": np.float64,
 }
 COLUMNS = tuple(DTYPES)
 RECORD_DTYPE = np.dtype(list(DTYPES.items()))
@@ -146,6 +149,7 @@ class Recorder:
         chunk_size: int = 65536,
     ) -> None:
         self.rows: list[tuple[Any, ...]] = []  # pending records, at most chunk_size
+        self.segments: list[tuple[int, int, float, float]] = []  # stopped run segments
         self.horizon_h = horizon_h
         self.step_h = step_h
         self.n_bins = max(1, math.ceil(horizon_h / step_h - 1e-9))
@@ -172,9 +176,15 @@ class Recorder:
         self.done_n = np.zeros(shape, dtype=np.int64)
         self.submitted_n = np.zeros(shape, dtype=np.int64)
         self.truncated_wait_sum = 0.0  # sum over all jobs of min(start, H) - submit
+        self.preemptions = 0
+        self.lost_work = 0.0  # reference-card-hours redone after preemptions
         self.busy_card_h_total = 0.0
 
-    def record(self, row: tuple[int, int, int, int, int, int, int, float, float, float, float, float]) -> None:
+    def segment(self, pool: int, cards: int, start: float, end: float) -> None:
+        """A run segment that ended early (preemption): busy time, not a job record."""
+        self.segments.append((pool, cards, start, end))
+
+    def record(self, row: tuple[Any, ...]) -> None:
         """Append one job's record, its values in the order of ``COLUMNS``.
 
         Use NaN for a start or end that did not happen.
@@ -186,6 +196,8 @@ class Recorder:
     def flush(self) -> None:
         """Fold the pending records into the accumulators and keep, sink or drop them."""
         if not self.rows:
+            if self.segments:
+                self._fold({n: np.zeros(0, dtype=t) for n, t in DTYPES.items()})
             return
         records = np.array(self.rows, dtype=RECORD_DTYPE)
         self.rows = []
@@ -206,10 +218,15 @@ class Recorder:
         begin = np.where(started, start, H)
         finish = np.where(np.isnan(end), H, end)
         cards_f = cards.astype(float)
-        # Busy card-hours per pool and bin.
-        s = started
-        add_intervals(self.step_h, self.n_bins, self.busy, c["pool"][s], begin[s], finish[s], cards_f[s])
-        self.busy_card_h_total += float(np.sum((finish[s] - begin[s]) * cards_f[s]))
+        # Busy card-hours per pool and bin: the last run segment of each job that runs or
+        # ran (earlier, stopped segments come from ``segment``), queued ones have none.
+        s = started & (c["state"] != STATE_QUEUED)
+        seg_start = c["last_start_h"][s]
+        self._add_busy(c["pool"][s].astype(np.int64), cards_f[s], seg_start, finish[s])
+        if self.segments:
+            pools, seg_cards, t0, t1 = (np.array(x) for x in zip(*self.segments))
+            self.segments = []
+            self._add_busy(pools.astype(np.int64), seg_cards.astype(float), t0, t1)
         # Backlog: a job is queued over [submit, start) (or to the horizon).
         zero = np.zeros(len(submit), dtype=np.int64)
         jobs_q = self.queued_jobs[None, :]
@@ -217,6 +234,8 @@ class Recorder:
         cards_q = self.queued_cards[None, :]
         add_intervals(self.step_h, self.n_bins, cards_q, zero, submit, begin, cards_f)
         self.truncated_wait_sum += float(np.sum(begin - submit))
+        self.preemptions += int(np.sum(c["preemptions"]))
+        self.lost_work += float(np.sum(c["lost_work_ref_card_h"]))
         # Statistics by size class and submit year, after warm-up.
         measured = submit >= self.warmup_h
         size = np.searchsorted(_SIZE_EDGES, cards, side="right") - 1
@@ -240,6 +259,12 @@ class Recorder:
             np.add.at(self.jct_sum, idx, jct)
             np.add.at(self.bsld_sum, idx, bsld)
             np.add.at(self.done_n, idx, 1)
+
+    def _add_busy(
+        self, pool: np.ndarray, cards: np.ndarray, start: np.ndarray, end: np.ndarray
+    ) -> None:
+        add_intervals(self.step_h, self.n_bins, self.busy, pool, start, end, cards)
+        self.busy_card_h_total += float(np.sum((end - start) * cards))
 
     def _breakdowns(
         self, size: np.ndarray, year: np.ndarray, mask: np.ndarray

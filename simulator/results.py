@@ -13,7 +13,10 @@ Tables of a :class:`RunResult`:
     wait_h (start - submit; NaN if never started), run_h (end - start), centre, pool,
     card_type (str; empty if never started), work_ref_card_h (float), estimate_h
     (user estimate of the run time on the pool it ran on, hours), state
-    ("done", "running" or "queued" at the horizon), campaign (str, empty for class jobs).
+    ("done", "running" or "queued" at the horizon), campaign (str, empty for class jobs),
+    last_start_h (start of the last run segment; differs from start_h after a
+    preemption), preemptions (int), lost_work_ref_card_h (work redone because of
+    preemptions).
 
 ``utilisation`` (one row per time bin and pool):
     bin_start_h, bin_end_h (float), date (datetime64 of the bin start), centre, pool,

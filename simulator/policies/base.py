@@ -37,6 +37,20 @@ class Start(NamedTuple):
     pool: int
 
 
+class Preempt(NamedTuple):
+    """Decision: stop running ``job`` now and put it back in the queue.
+
+    The job keeps the work up to its last checkpoint (its class's
+    ``checkpoint_interval_h``), pays its ``restart_overhead_h`` when it next starts, and
+    waits ahead of jobs that never started, in the order they were stopped.
+    """
+
+    job: TrainingJob
+
+
+Decision = Start | Preempt
+
+
 class QueuePolicy:
     """Base class of queue policies (subclass as a frozen dataclass and register it).
 
@@ -49,7 +63,7 @@ class QueuePolicy:
     name: ClassVar[str] = ""
     needs_estimated_ends: ClassVar[bool] = False
 
-    def decide(self, view: SchedulerView) -> Iterator[Start]:
+    def decide(self, view: SchedulerView) -> Iterator[Start | Preempt]:
         raise NotImplementedError
 
 

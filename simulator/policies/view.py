@@ -15,7 +15,7 @@ from the running set (for example a backfill reservation).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import islice
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from sortedcontainers import SortedList
@@ -35,10 +35,14 @@ class SchedulerView:
         queue: dict[int, TrainingJob],
         dispatch: DispatchRule,
         keep_estimated_ends: bool,
+        requeued: dict[int, TrainingJob] | None = None,
+        running: dict[int, TrainingJob] | None = None,
     ) -> None:
         self.now = 0.0
         self.pools = pools
         self._queue = queue
+        self._requeued = requeued if requeued is not None else {}
+        self._running = running if running is not None else {}
         self.dispatch = dispatch
         self.new_arrivals: list[TrainingJob] = []
         self.capacity_freed = True
@@ -51,18 +55,30 @@ class SchedulerView:
     # ------------------------------------------------------------------ queue
 
     def head(self) -> TrainingJob | None:
-        """The longest-waiting queued job, or None."""
+        """The first job in queue order (see :meth:`waiting`), or None."""
+        if self._requeued:
+            return next(iter(self._requeued.values()))
         return next(iter(self._queue.values()), None)
 
     def queue_length(self) -> int:
-        return len(self._queue)
+        return len(self._queue) + len(self._requeued)
 
     def waiting(self, limit: int) -> list[TrainingJob]:
-        """Up to ``limit`` queued jobs in submit order (a copy, safe to iterate)."""
+        """Up to ``limit`` queued jobs in queue order (a copy, safe to iterate).
+
+        Queue order: jobs that were stopped after starting (in the order they were
+        stopped), then jobs that never started, in submit order.
+        """
+        if self._requeued:
+            return list(islice(chain(self._requeued.values(), self._queue.values()), limit))
         return list(islice(self._queue.values(), limit))
 
     def is_queued(self, job: TrainingJob) -> bool:
-        return job.id in self._queue
+        return job.id in self._queue or job.id in self._requeued
+
+    def running_jobs(self) -> list[TrainingJob]:
+        """The running jobs (a copy), in the order they started."""
+        return list(self._running.values())
 
     # ------------------------------------------------------------------ fleet
 
@@ -85,8 +101,8 @@ class SchedulerView:
         return self.dispatch.pick(job, self)
 
     def estimated_runtime(self, job: TrainingJob, pool: int) -> float:
-        """The user's estimate of ``job``'s run time on ``pool`` (hours)."""
-        return job.estimate_on(self.pools[pool].speed)
+        """The user's estimate of the time ``job`` still needs on ``pool`` (hours)."""
+        return job.remaining_estimate_on(self.pools[pool].speed)
 
     def running_by_estimated_end(self, pool: int) -> Iterable[tuple[float, int, int]]:
         """Running jobs of ``pool`` as (estimated end, job id, cards), earliest first.

@@ -294,6 +294,14 @@ class JobClass(Frozen):
     )
     tenants: Tenants = Tenants()
     priority: int = 0
+    checkpoint_interval_h: PositiveFloat | None = Field(
+        None,
+        description="Hours of progress between checkpoints; a preempted job keeps the work "
+        "up to its last checkpoint (none: it loses the interrupted segment).",
+    )
+    restart_overhead_h: NonNegativeFloat = Field(
+        0.0, description="Hours a job spends restarting after a preemption."
+    )
 
 
 class Campaign(Frozen):
@@ -308,6 +316,14 @@ class Campaign(Frozen):
     tenant: Name = "frontier"
     priority: int = 10
     estimate_factor: float = Field(1.2, ge=1.0)
+    checkpoint_interval_h: PositiveFloat | None = Field(
+        None,
+        description="Hours of progress between checkpoints; a preempted job keeps the work "
+        "up to its last checkpoint (none: it loses the interrupted segment).",
+    )
+    restart_overhead_h: NonNegativeFloat = Field(
+        0.0, description="Hours a job spends restarting after a preemption."
+    )
 
 
 class TraceReplay(Frozen):
