@@ -58,11 +58,19 @@ set_option = click.option(
 @cli.command(epilog=EXAMPLES_RUN)
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @set_option
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Results folder "
-              "(default: results/<scenario name>).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Results folder (default: results/<scenario name>).",
+)
 @click.option("--replications", type=click.IntRange(min=1), help="Override the scenario's count.")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Local processes for replications (0: one per core).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Local processes for replications (0: one per core).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing results folder.")
 @click.option("--csv", is_flag=True, help="Also write CSV copies of the tables.")
 @click.option("--no-report", is_flag=True, help="Skip figures and the HTML report.")
@@ -220,12 +228,23 @@ Examples:
 )
 @click.option("--policies", help="Comma-separated policies to compare on one scenario.")
 @set_option
-@click.option("--replications", type=click.IntRange(min=2), help="Replications per scenario "
-              "(default: the first scenario's, at least 2).")
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Local processes (0: one per core).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Comparison folder (default: results/compare-<first>).")
+@click.option(
+    "--replications",
+    type=click.IntRange(min=2),
+    help="Replications per scenario (default: the first scenario's, at least 2).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Local processes (0: one per core).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Comparison folder (default: results/compare-<first>).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing comparison folder.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or table on the terminal.")
 def compare(
@@ -319,14 +338,13 @@ def _print_comparison(table: Any, names: list[str]) -> None:
         if row["n"] >= 2 and row["ci_low"] == row["ci_low"]:
             text += f" [{row['ci_low']:.3g}, {row['ci_high']:.3g}]"
         if not first and row["diff_mean"] == row["diff_mean"]:
-            text += f"\nΔ {row['diff_mean']:+.3g} [{row['diff_ci_low']:+.3g}, {row['diff_ci_high']:+.3g}]"
+            low, high = row["diff_ci_low"], row["diff_ci_high"]
+            text += f"\nΔ {row['diff_mean']:+.3g} [{low:+.3g}, {high:+.3g}]"
         return text
 
     for metric, g in table.groupby("metric", sort=False):
         rows = {r["scenario"]: r for _, r in g.iterrows()}
-        out.add_row(
-            escape(metric), *[cell(rows.get(n), i == 0) for i, n in enumerate(names)]
-        )
+        out.add_row(escape(metric), *[cell(rows.get(n), i == 0) for i, n in enumerate(names)])
     Console().print(out)
 
 
@@ -403,7 +421,8 @@ def policies() -> None:
         for name in sorted(registry):
             cls = registry[name]
             params = ", ".join(
-                f"{f.name}={f.default!r}" for f in dataclasses.fields(cls)
+                f"{f.name}={f.default!r}"
+                for f in dataclasses.fields(cls)  # type: ignore[arg-type]
             )
             doc = (cls.__doc__ or "").strip().splitlines()[0]
             click.echo(f"  {name}({params}): {doc}")

@@ -61,7 +61,9 @@ def policy_variants(scenario: Scenario, policies: list[str]) -> list[Scenario]:
     return variants
 
 
-def comparison_table(experiment: ExperimentResult, metrics: list[str] | None = None) -> pd.DataFrame:
+def comparison_table(
+    experiment: ExperimentResult, metrics: list[str] | None = None
+) -> pd.DataFrame:
     """Per metric and scenario: mean, interval, and paired difference against the first."""
     iv = experiment.intervals
     table = iv.rename(columns={"mean": "mean", "ci_low": "ci_low", "ci_high": "ci_high"})
@@ -76,9 +78,11 @@ def comparison_table(experiment: ExperimentResult, metrics: list[str] | None = N
     if metrics is not None:
         table = table[table["metric"].isin(metrics)]
         order = {m: i for i, m in enumerate(metrics)}
-        table = table.assign(_order=table["metric"].map(order)).sort_values(
-            ["_order"], kind="stable"
-        ).drop(columns="_order")
+        table = (
+            table.assign(_order=table["metric"].map(order))
+            .sort_values(["_order"], kind="stable")
+            .drop(columns="_order")
+        )
     return table.reset_index(drop=True)
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,6 @@ from simulator.policies.view import SchedulerView
 from simulator.recorder import STATE_DONE, STATE_QUEUED, STATE_RUNNING, Chunk, Recorder
 from simulator.scenario.schema import Scenario
 from simulator.workload import JobSource, max_value
-
 
 PROGRESS_EVERY_H = 168.0
 
@@ -66,7 +65,7 @@ class RawRun:
 def build_pools(scenario: Scenario) -> list[Pool]:
     """One :class:`Pool` per scenario pool, in scenario order, with no servers yet."""
     ref = scenario.card_type(scenario.reference_card).effective_tflops
-    pools = []
+    pools: list[Pool] = []
     for ci, centre in enumerate(scenario.centres):
         for spec in centre.pools:
             card = scenario.card_type(spec.card_type)
@@ -100,7 +99,9 @@ def eligible_pools(
     def pools_for(types: list[str]) -> tuple[int, ...]:
         return tuple(p.index for p in pools if not types or p.card_type in types)
 
-    def check(where: str, name: str, ids: tuple[int, ...], biggest: float, types: list[str]) -> None:
+    def check(
+        where: str, name: str, ids: tuple[int, ...], biggest: float, types: list[str]
+    ) -> None:
         if not ids:
             raise ScenarioError(
                 f"{name}: no pool has card types {types}, so its jobs can never run",
@@ -120,7 +121,13 @@ def eligible_pools(
     classes: list[tuple[int, ...]] = []
     for i, jc in enumerate(scenario.workload.classes):
         ids = pools_for(jc.card_types)
-        check(f"workload.classes[{i}]", f"job class '{jc.name}'", ids, max_value(jc.gang_size), jc.card_types)
+        check(
+            f"workload.classes[{i}]",
+            f"job class '{jc.name}'",
+            ids,
+            max_value(jc.gang_size),
+            jc.card_types,
+        )
         classes.append(ids)
     trace = scenario.workload.trace
     if trace is not None:
@@ -201,7 +208,9 @@ class Engine:
         resume = [(c.checkpoint_interval_h or 0.0, c.restart_overhead_h) for c in wl.classes]
         if wl.trace is not None:
             resume.append((0.0, 0.0))
-        resume += [(c.checkpoint_interval_h or 0.0, c.restart_overhead_h) for c in wl.campaigns][::-1]
+        resume += [(c.checkpoint_interval_h or 0.0, c.restart_overhead_h) for c in wl.campaigns][
+            ::-1
+        ]
         self.resume = resume if any(a or b for a, b in resume) else None
         self.running_ends = self.view.running_ends
         self.check_invariants = check_invariants
@@ -216,9 +225,7 @@ class Engine:
             keep=out.job_records == "memory" if keep_jobs is None else keep_jobs,
             sink=job_sink,
         )
-        trace_pools = (
-            self.class_pools[-1] if scenario.workload.trace is not None else ()
-        )
+        trace_pools = self.class_pools[-1] if scenario.workload.trace is not None else ()
         self.source = JobSource(
             scenario,
             replication,
@@ -263,10 +270,10 @@ class Engine:
             },
         )
 
-    def _build_out(self):  # type: ignore[no-untyped-def]
+    def _build_out(self) -> Generator[simpy.Event, Any, None]:
         sc = self.scenario
         changes = []
-        for pool, spec in zip(self.pools, (p for c in sc.centres for p in c.pools)):
+        for pool, spec in zip(self.pools, (p for c in sc.centres for p in c.pools), strict=True):
             for ph in spec.phases:
                 changes.append((sc.hours_since_start(ph.date), 0, pool, ph.servers, ph.label))
             for rt in spec.retirements:
@@ -283,7 +290,9 @@ class Engine:
                 pool.retire_servers(servers, label)
             self._capacity_changed()
 
-    def _report_progress(self, progress: Callable[[float], None]):  # type: ignore[no-untyped-def]
+    def _report_progress(
+        self, progress: Callable[[float], None]
+    ) -> Generator[simpy.Event, Any, None]:
         while True:
             progress(self.env.now)
             yield self.env.timeout(PROGRESS_EVERY_H)
@@ -298,6 +307,7 @@ class Engine:
                 batch.estimate_factor.tolist(),
                 batch.tenant.tolist(),
                 batch.priority.tolist(),
+                strict=True,
             )
 
     def _next_arrival(self) -> None:
@@ -315,7 +325,9 @@ class Engine:
         # The clock, not the sampled time: now + (t - now) can round below t.
         submit = self.env._now
         eligible = self.class_pools[jc] if jc >= 0 else self.campaign_pools[-1 - jc]
-        job = TrainingJob(self._next_id, jc, tenant, priority, cards, submit, work, factor, eligible)
+        job = TrainingJob(
+            self._next_id, jc, tenant, priority, cards, submit, work, factor, eligible
+        )
         if self.resume is not None:
             job.checkpoint_h, job.restart_h = self.resume[jc]
         self._next_id += 1
@@ -340,10 +352,10 @@ class Engine:
         view = self.view
         view.now = self.env._now
         for decision in self.policy.decide(view):
-            if decision.__class__ is Start:
-                self._start(decision)  # type: ignore[arg-type]
-            elif decision.__class__ is Preempt:
-                self._preempt(decision)  # type: ignore[arg-type]
+            if isinstance(decision, Start):
+                self._start(decision)
+            elif isinstance(decision, Preempt):
+                self._preempt(decision)
             else:
                 raise PolicyError(
                     f"policy '{self.policy.name}' returned {decision!r}; a decision is "

@@ -92,9 +92,7 @@ def run_experiment(
         raise ValueError("jobs_dir holds one scenario's job files; run one scenario")
     if len(set(names)) != len(names):
         raise ValueError(f"scenario names must be unique in an experiment, got {names}")
-    cells = [
-        (s, r) for s in scenarios for r in range(replications or s.replications)
-    ]
+    cells = [(s, r) for s in scenarios for r in range(replications or s.replications)]
     workers = os.cpu_count() or 1 if workers == 0 else workers
     runs: list[RunResult] = []
     if workers <= 1 or len(cells) == 1:
@@ -107,9 +105,10 @@ def run_experiment(
             if on_done:
                 on_done(result)
     else:
-        with multiprocessing.Manager() as manager, ProcessPoolExecutor(
-            max_workers=min(workers, len(cells))
-        ) as pool:
+        with (
+            multiprocessing.Manager() as manager,
+            ProcessPoolExecutor(max_workers=min(workers, len(cells))) as pool,
+        ):
             queue = manager.Queue() if on_progress is not None else None
             futures = {
                 pool.submit(
@@ -133,15 +132,13 @@ def run_experiment(
     order = {n: i for i, n in enumerate(names)}
     runs.sort(key=lambda r: (order[r.scenario.name], r.replication))
     summaries = summaries_table(runs)
-    result = ExperimentResult(
+    return ExperimentResult(
         summaries=summaries,
         intervals=intervals(summaries),
         runs=runs if keep_runs else [],
+        paired=paired_differences(summaries, names[0]) if len(scenarios) > 1 else None,
         meta={"scenarios": names, "replications": replications},
     )
-    if len(scenarios) > 1:
-        result.paired = paired_differences(summaries, names[0])
-    return result
 
 
 def _fraction(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from simulator import plotting
@@ -68,23 +69,29 @@ def comparison_figures(
         paired = experiment.paired[experiment.paired["metric"].isin(HEADLINE_METRICS)]
         paired.to_parquet(Path(folder) / "paired.parquet", index=False)
         ax = plotting.plot_forest(paired, metric_order=list(HEADLINE_METRICS), where=where)
-        figures["forest"] = ax.figure  # type: ignore[assignment]
+        figures["forest"] = _figure_of(ax)
     ax = _waits_by_size(experiment.intervals, names, where)
-    figures["wait_by_size"] = ax.figure  # type: ignore[assignment]
+    figures["wait_by_size"] = _figure_of(ax)
     for fig in figures.values():
         plotting.add_caption(fig, text)
     save_figures(folder, figures)
     return figures
 
 
-def _waits_by_size(intervals: pd.DataFrame, names: list[str], where: str):  # type: ignore[no-untyped-def]
+def _figure_of(ax: Axes) -> Figure:
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    return fig
+
+
+def _waits_by_size(intervals: pd.DataFrame, names: list[str], where: str) -> Axes:
     """Grouped bars of mean and p95 wait by size class per scenario, with CI whiskers."""
     fig = Figure(figsize=(10, 4.8), layout="constrained")
     axes = fig.subplots(1, 2, sharey=False)
     sizes = [label for label, _, _ in SIZE_CLASSES]
     x = np.arange(len(sizes))
     width = 0.8 / len(names)
-    for ax, stat in zip(axes, ("mean", "p95")):
+    for ax, stat in zip(axes, ("mean", "p95"), strict=True):
         for i, name in enumerate(names):
             rows = intervals[intervals["scenario"] == name].set_index("metric")
             keys = [f"wait_h_{stat}[size={s}]" for s in sizes]

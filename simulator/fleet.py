@@ -178,9 +178,9 @@ class Pool:
                 return self.whole_free > 0
             return bool(self.partial_mask >> cards) or self.whole_free > 0
         full, rest = divmod(cards, cps)
-        if self.pod_locality == "require" and full <= self.servers_per_pod:
-            if not self.pod_mask >> full:
-                return False
+        needs_one_pod = self.pod_locality == "require" and full <= self.servers_per_pod
+        if needs_one_pod and not self.pod_mask >> full:
+            return False
         if rest and not (self.partial_mask >> rest):
             full += 1
         return self.whole_free >= full

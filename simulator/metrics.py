@@ -205,7 +205,7 @@ def energy_table(raw: RawRun, utilisation: pd.DataFrame) -> pd.DataFrame:
             "energy_mwh": it_wh * u["centre"].map(pue) / 1e6,
         }
     )
-    out = frame.groupby(["centre", "year"], as_index=False)["energy_mwh"].sum()
+    out = frame.groupby(["centre", "year"], as_index=False).agg(energy_mwh=("energy_mwh", "sum"))
     out["cost_cny"] = out["energy_mwh"] * 1000.0 * sc.energy.price_cny_per_kwh
     return out
 
@@ -220,7 +220,9 @@ def summary(raw: RawRun, utilisation: pd.DataFrame, energy: pd.DataFrame) -> dic
     out["utilisation"] = _ratio(u["busy_card_h"].sum(), u["online_card_h"].sum())
     for key, col in (("centre", "centre"), ("card_type", "card_type")):
         for name, g in u.groupby(col, sort=False):
-            out[f"utilisation[{key}={name}]"] = _ratio(g["busy_card_h"].sum(), g["online_card_h"].sum())
+            out[f"utilisation[{key}={name}]"] = _ratio(
+                g["busy_card_h"].sum(), g["online_card_h"].sum()
+            )
     for year, g in u.groupby(u["date"].dt.year):
         out[f"utilisation[year={year}]"] = _ratio(g["busy_card_h"].sum(), g["online_card_h"].sum())
     out["busy_card_h"] = float(u["busy_card_h"].sum())
@@ -252,14 +254,20 @@ def summary(raw: RawRun, utilisation: pd.DataFrame, energy: pd.DataFrame) -> dic
     out["bsld_mean"] = float(rec.bsld_sum[n_size, n_years] / n_done) if n_done else float("nan")
     for label, si in size_keys:
         n = rec.done_n[si, n_years]
-        out[f"bsld_mean[size={label}]"] = float(rec.bsld_sum[si, n_years] / n) if n else float("nan")
+        out[f"bsld_mean[size={label}]"] = (
+            float(rec.bsld_sum[si, n_years] / n) if n else float("nan")
+        )
     # Backlog after warm-up.
     n_bins = rec.n_bins
     starts = np.arange(n_bins) * rec.step_h
     after = starts >= sc.warmup_h
     span = float(np.sum(np.minimum(starts[after] + rec.step_h, rec.horizon_h) - starts[after]))
-    out["backlog_cards_mean"] = float(rec.queued_cards[:n_bins][after].sum() / span) if span else float("nan")
-    out["backlog_jobs_mean"] = float(rec.queued_jobs[:n_bins][after].sum() / span) if span else float("nan")
+    out["backlog_cards_mean"] = (
+        float(rec.queued_cards[:n_bins][after].sum() / span) if span else float("nan")
+    )
+    out["backlog_jobs_mean"] = (
+        float(rec.queued_jobs[:n_bins][after].sum() / span) if span else float("nan")
+    )
     # Counts (all jobs, warm-up included).
     state_counts = _state_counts(raw)
     out["jobs_submitted"] = float(raw.jobs_submitted)
@@ -277,9 +285,9 @@ def summary(raw: RawRun, utilisation: pd.DataFrame, energy: pd.DataFrame) -> dic
     out["energy_mwh"] = float(energy["energy_mwh"].sum())
     out["energy_cost_cny"] = float(energy["cost_cny"].sum())
     for centre, g in energy.groupby("centre", sort=False):
-        out[f"energy_mwh[centre={centre}]"] = float(g["energy_mwh"].sum())
+        out[f"energy_mwh[centre={centre!s}]"] = float(g["energy_mwh"].sum())
     for year, g in energy.groupby("year"):
-        out[f"energy_mwh[year={year}]"] = float(g["energy_mwh"].sum())
+        out[f"energy_mwh[year={year!s}]"] = float(g["energy_mwh"].sum())
     # Campaigns: time to train (submit to finish), days.
     for name, rec_row in raw.extra.get("campaigns", {}).items():
         submit, end = rec_row

@@ -163,7 +163,7 @@ def summary_document(
             "ci_low": _clean(row.ci_low),
             "ci_high": _clean(row.ci_high),
             "sem": _clean(row.sem),
-            "n": int(row.n),
+            "n": int(row.n),  # type: ignore[arg-type]
         }
         for row in experiment.intervals.itertuples()
         if row.scenario == scenario.name

@@ -224,7 +224,7 @@ class Recorder:
         seg_start = c["last_start_h"][s]
         self._add_busy(c["pool"][s].astype(np.int64), cards_f[s], seg_start, finish[s])
         if self.segments:
-            pools, seg_cards, t0, t1 = (np.array(x) for x in zip(*self.segments))
+            pools, seg_cards, t0, t1 = (np.array(x) for x in zip(*self.segments, strict=True))
             self.segments = []
             self._add_busy(pools.astype(np.int64), seg_cards.astype(float), t0, t1)
         # Backlog: a job is queued over [submit, start) (or to the horizon).

@@ -18,7 +18,9 @@ from scipy import stats as sps
 LEVEL = 0.95
 
 
-def t_interval(values: np.ndarray | list[float], level: float = LEVEL) -> tuple[float, float, float, float, int]:
+def t_interval(
+    values: np.ndarray | list[float], level: float = LEVEL
+) -> tuple[float, float, float, float, int]:
     """Mean, standard error and a two-sided Student-t interval of i.i.d. values.
 
     NaN values are dropped; with fewer than two values the interval is (NaN, NaN).
@@ -50,7 +52,9 @@ def intervals(summaries: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
     for (scenario, metric), g in summaries.groupby(["scenario", "metric"], sort=False):
         mean, sem, low, high, n = t_interval(g["value"].to_numpy(), level)
         rows.append((scenario, metric, mean, sem, low, high, n))
-    return pd.DataFrame(rows, columns=["scenario", "metric", "mean", "sem", "ci_low", "ci_high", "n"])
+    return pd.DataFrame(
+        rows, columns=["scenario", "metric", "mean", "sem", "ci_low", "ci_high", "n"]
+    )
 
 
 def paired_differences(
@@ -74,7 +78,13 @@ def paired_differences(
     return pd.DataFrame(
         rows,
         columns=[
-            "scenario", "baseline", "metric", "diff_mean", "diff_sem",
-            "diff_ci_low", "diff_ci_high", "n",
+            "scenario",
+            "baseline",
+            "metric",
+            "diff_mean",
+            "diff_sem",
+            "diff_ci_low",
+            "diff_ci_high",
+            "n",
         ],
     )

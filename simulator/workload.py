@@ -266,7 +266,7 @@ class JobSource:
                 )
             )
         rows.sort(key=lambda r: r[0])
-        cols = list(zip(*rows)) if rows else [()] * 7
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 7
         return JobBatch(
             submit_h=np.asarray(cols[0], dtype=float),
             job_class=np.asarray(cols[1], dtype=np.int64),

@@ -148,13 +148,15 @@ def make_policy(name: str, params: dict[str, Any], module: str | None = None) ->
     _load_builtins()
     if module is not None:
         load_policy_module(module)
-    return _build(_POLICIES, name, params, "policy", known_policies)  # type: ignore[return-value]
+    policy: QueuePolicy = _build(_POLICIES, name, params, "policy", known_policies)
+    return policy
 
 
 def make_dispatch(name: str, params: dict[str, Any]) -> DispatchRule:
     """Build a registered dispatch rule with checked parameters."""
     _load_builtins()
-    return _build(_DISPATCH, name, params, "dispatch rule", known_dispatch_rules)  # type: ignore[return-value]
+    rule: DispatchRule = _build(_DISPATCH, name, params, "dispatch rule", known_dispatch_rules)
+    return rule
 
 
 def _build(

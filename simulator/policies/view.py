@@ -14,7 +14,7 @@ from the running set (for example a backfill reservation).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, KeysView
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 class SchedulerView:
     """What a policy may look at: the time, the queue in submit order and the pools."""
+
+    #: Tenant names by tenant index (``job.tenant``), when the engine provides them.
+    tenant_names: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -79,6 +82,19 @@ class SchedulerView:
     def running_jobs(self) -> list[TrainingJob]:
         """The running jobs (a copy), in the order they started."""
         return list(self._running.values())
+
+    def is_running(self, job: TrainingJob) -> bool:
+        """Whether ``job`` is running now."""
+        return self._running.get(job.id) is job
+
+    def running_ids(self) -> KeysView[int]:
+        """Ids of the running jobs: a live, read-only view (do not keep it across passes)."""
+        return self._running.keys()
+
+    def tenant_name(self, tenant: int) -> str:
+        """The name of tenant index ``tenant``, or the index as text when names are unknown."""
+        names = self.tenant_names
+        return names[tenant] if 0 <= tenant < len(names) else str(tenant)
 
     # ------------------------------------------------------------------ fleet
 

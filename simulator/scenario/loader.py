@@ -129,13 +129,10 @@ def _anchor_paths(data: dict[str, Any], path: Path) -> None:
     """Make file paths inside a scenario absolute, relative to the file naming them."""
     workload = data.get("workload")
     trace = workload.get("trace") if isinstance(workload, dict) else None
-    if isinstance(trace, dict) and isinstance(trace.get("file"), str):
-        if not Path(trace["file"]).is_absolute():
-            trace["file"] = str((path.parent / trace["file"]).resolve())
     policy = data.get("policy")
-    if isinstance(policy, dict) and isinstance(policy.get("module"), str):
-        if not Path(policy["module"]).is_absolute():
-            policy["module"] = str((path.parent / policy["module"]).resolve())
+    for holder, key in ((trace, "file"), (policy, "module")):
+        if isinstance(holder, dict) and isinstance(holder.get(key), str):
+            holder[key] = str((path.parent / holder[key]).resolve())
 
 
 def _merge(base: Any, child: Any) -> Any:
@@ -359,7 +356,11 @@ def _format_loc(loc: list[Any], raw: dict[str, Any]) -> str:
     node: Any = raw
     for p in loc:
         if isinstance(p, int):
-            name = node[p].get("name") if isinstance(node, list) and p < len(node) and isinstance(node[p], dict) else None
+            name = (
+                node[p].get("name")
+                if isinstance(node, list) and p < len(node) and isinstance(node[p], dict)
+                else None
+            )
             out += f"[{p}]" + (f"({name})" if name else "")
             node = node[p] if isinstance(node, list) and p < len(node) else None
         else:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 #: Gang-size classes used to break down waits (inclusive card ranges).
 SIZE_CLASSES: tuple[tuple[str, int, int], ...] = (
@@ -178,11 +178,13 @@ class TableDistribution(Frozen):
 
     @property
     def mean(self) -> float:
-        return sum(v * w for v, w in zip(self.values, self.weights)) / sum(self.weights)
+        return sum(v * w for v, w in zip(self.values, self.weights, strict=True)) / sum(
+            self.weights
+        )
 
     @property
     def max(self) -> float:
-        return max(v for v, w in zip(self.values, self.weights) if w > 0)
+        return max(v for v, w in zip(self.values, self.weights, strict=True) if w > 0)
 
 
 class LognormalDistribution(Frozen):
@@ -417,13 +419,12 @@ class Energy(Frozen):
 class OutputSpec(Frozen):
     """What a run records.
 
-    ``job_records``: ``memory`` keeps the per-job table; ``none`` keeps only the streaming
-    summaries (memory bounded whatever the job count). Output folders stream the table to
-    Parquet in chunks when ``memory`` would exceed ``max_records_in_memory``.
+    ``job_records``: ``memory`` keeps the per-job table (the Python API returns it; the
+    CLI streams it to ``jobs/r<N>.parquet`` chunk by chunk instead); ``none`` keeps only
+    the streaming summaries, so memory stays bounded whatever the job count.
     """
 
     job_records: Literal["memory", "none"] = "memory"
-    max_records_in_memory: PositiveInt = 5_000_000
     timeseries_step_h: PositiveFloat = 24.0
 
 
