@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,8 +193,10 @@ class Engine:
             scenario.policy.name, scenario.policy.params, scenario.policy.module
         )
         dispatch = make_dispatch(scenario.dispatch.name, scenario.dispatch.params)
-        self.queue: dict[int, TrainingJob] = {}  # never started, in submit order
-        self.requeued: dict[int, TrainingJob] = {}  # stopped after starting, ahead of queue
+        # OrderedDict, not dict: a dict used as a FIFO keeps the holes of deleted head
+        # entries, so finding its first entry costs O(jobs removed since its last resize).
+        self.queue: OrderedDict[int, TrainingJob] = OrderedDict()  # never started
+        self.requeued: OrderedDict[int, TrainingJob] = OrderedDict()  # stopped, ahead of queue
         self.running: dict[int, TrainingJob] = {}
         self.view = SchedulerView(
             self.pools,
