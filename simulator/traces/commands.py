@@ -1,4 +1,4 @@
-"""The ``lingang-sim traces`` commands: ``import`` a trace to Parquet, ``inspect`` a trace.
+"""The ``lingang-sim traces`` commands: ``import`` to Parquet, ``inspect`` and ``replay`` a trace.
 
 ``traces import FILE [--format F] [--out OUT.parquet] [--on-bad error|skip] [--force]``
 reads a trace into the normalised job table (:mod:`simulator.traces.schema`) and writes
@@ -12,6 +12,17 @@ current folder.
 sizes, durations, offered load and recorded waits (:mod:`simulator.traces.inspect`) as
 tables. FILE may be a trace or a Parquet file written by ``import``.
 
+``traces replay FILE [--format F] [--policy P] [--capacity CARDS] [--start-day D]
+[--span-days D] [--on-bad error|skip] [--estimates trace|exact] [--too-large
+error|skip|clamp] [--arrival-scale X] [--size-scale X] [--out DIR] [--force]`` replays
+the trace on one machine of CARDS cards (default the header's ``MaxProcs``) under the
+queue policy P (:func:`simulator.traces.replay_scenario.replay_scenario`) and prints the
+simulated against the recorded waits (mean, median, p95, p99), mean bounded slowdown and
+utilisation (:mod:`simulator.traces.validation`). With ``--out`` it writes
+``DIR/waits.csv`` (one row per job, simulated and recorded wait), ``DIR/comparison.csv``
+(the printed table) and ``DIR/wait-ecdf.png`` (both ECDFs); each file is written under a
+temporary name and renamed, and existing files are replaced only with ``--force``.
+
 Errors are :class:`simulator.errors.LingangSimError` subclasses (``TraceError``, and
 ``OutputError`` for an existing output without ``--force``); they propagate to the main
 CLI, which prints the message and exits with status 2.
@@ -21,7 +32,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -118,7 +129,7 @@ def _n(value: float | None, digits: int = 0) -> str:
 
 @click.group(name="traces")
 def traces() -> None:
-    """Read public job traces (SWF, Helios, Philly, ITP, openb) into one job table."""
+    """Read public job traces (SWF, Helios, Philly, ITP, openb), inspect and replay them."""
 
 
 @traces.command("import")
@@ -288,3 +299,212 @@ def inspect_command(
         console.print("Recorded waits: not in this trace.")
     else:
         console.print(f"Recorded waits: {summary['wait_s']['jobs']:,} jobs with a recorded start.")
+
+
+REPLAY_FILES = ("waits.csv", "comparison.csv", "wait-ecdf.png")
+
+_ROW_LABELS = {
+    "jobs": ("jobs with a wait", "{:,.0f}"),
+    "mean_wait_h": ("mean wait", "h"),
+    "median_wait_h": ("median wait", "h"),
+    "p95_wait_h": ("p95 wait", "h"),
+    "p99_wait_h": ("p99 wait", "h"),
+    "mean_bsld": ("mean bounded slowdown", "{:,.1f}"),
+    "utilisation": ("utilisation (first submit to last end)", "{:.1%}"),
+}
+
+
+def _cell(value: float, unit: str) -> str:
+    if value != value:  # NaN
+        return "-"
+    if unit == "h":
+        return _dur(value * 3600.0)
+    return unit.format(value)
+
+
+def _replace_file(out: Path, write: Callable[[Path], None]) -> None:
+    """Write ``out`` through a temporary file in its folder, then rename it."""
+    tmp = out.parent / f".{out.name}.{os.getpid()}.tmp{out.suffix}"
+    try:
+        write(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@traces.command("replay")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", *FORMATS, "parquet"]),
+    default="auto",
+    show_default=True,
+    help="Trace format; 'auto' recognises it from the content.",
+)
+@click.option(
+    "--policy",
+    default="easy_backfill",
+    show_default=True,
+    help="Queue policy (see 'lingang-sim policies'), e.g. easy_backfill or fifo.",
+)
+@click.option(
+    "--capacity",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cards (processors or GPUs) in the machine [default: the trace's MaxProcs].",
+)
+@click.option(
+    "--start-day",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Window start, days after the trace's first submit.",
+)
+@click.option(
+    "--span-days",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Window length in days [default: to the last submit].",
+)
+@click.option(
+    "--on-bad",
+    type=click.Choice(ON_BAD_CHOICES),
+    default="error",
+    show_default=True,
+    help="Bad rows: 'error' stops at the first one; 'skip' drops and counts them.",
+)
+@click.option(
+    "--estimates",
+    type=click.Choice(["trace", "exact"]),
+    default="trace",
+    show_default=True,
+    help="Run-time estimates the scheduler sees: the users' requests, or exact run times.",
+)
+@click.option(
+    "--too-large",
+    type=click.Choice(["error", "skip", "clamp"]),
+    default="error",
+    show_default=True,
+    help="Jobs larger than the machine: stop, leave them out, or shrink them to fit.",
+)
+@click.option(
+    "--arrival-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Arrival-rate multiplier (submit gaps are divided by it).",
+)
+@click.option(
+    "--size-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Job-size multiplier (rounded up to whole cards).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for waits.csv, comparison.csv and wait-ecdf.png.",
+)
+@click.option("--force", is_flag=True, help="Replace existing files in OUT.")
+def replay_command(
+    file: Path,
+    fmt: str,
+    policy: str,
+    capacity: int | None,
+    start_day: float,
+    span_days: float | None,
+    on_bad: str,
+    estimates: str,
+    too_large: str,
+    arrival_scale: float,
+    size_scale: float,
+    out: Path | None,
+    force: bool,
+) -> None:
+    """Replay the trace FILE on its machine and compare simulated with recorded waits."""
+    from simulator.traces import validation
+    from simulator.traces.replay_scenario import replay_scenario, run_replay
+
+    if out is not None and not force:
+        existing = [name for name in REPLAY_FILES if (out / name).exists()]
+        if existing:
+            raise OutputError(
+                f"{out}: {', '.join(existing)} exist(s); pass --force to replace them"
+            )
+    scenario = replay_scenario(
+        file,
+        format=fmt,
+        policy=policy,
+        capacity=capacity,
+        start_day=start_day,
+        span_days=span_days,
+        on_bad=cast(Any, on_bad),
+        estimates=cast(Any, estimates),
+        too_large=cast(Any, too_large),
+        arrival_scale=arrival_scale,
+        size_scale=size_scale,
+    )
+    run = run_replay(scenario)
+    jobs = run.jobs
+    comparison = validation.comparison_table(jobs, run.capacity)
+    console = Console()
+    counts = run.counts
+    adjusted = ", ".join(
+        f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items() if k.startswith("too_large")
+    )
+    console.print(
+        f"Replayed [bold]{len(jobs):,}[/bold] jobs of {file} on {run.capacity:,} cards "
+        f"under {policy} ({estimates} estimates) in {run.wall_s:.1f} s; "
+        f"horizon {scenario.horizon_days:,.1f} days" + (f"; {adjusted}" if adjusted else "") + "."
+    )
+    if run.unfinished:
+        console.print(
+            f"[bold]Warning:[/bold] {run.unfinished:,} jobs had not finished at the horizon; "
+            f"their waits are missing or cut short."
+        )
+    if arrival_scale != 1.0:
+        console.print(
+            "Note: with --arrival-scale the recorded waits belong to the original arrivals."
+        )
+    table = Table(title="Simulated vs recorded", title_justify="left")
+    table.add_column("statistic")
+    table.add_column("simulated", justify="right")
+    table.add_column("recorded", justify="right")
+    table.add_column("simulated / recorded", justify="right")
+    for key, (label, unit) in _ROW_LABELS.items():
+        row = comparison.loc[key]
+        ratio = row["ratio"]
+        table.add_row(
+            label,
+            _cell(row["simulated"], unit),
+            _cell(row["recorded"], unit),
+            "-" if ratio != ratio or abs(ratio) == float("inf") else f"{ratio:.2f}",
+        )
+    console.print(table)
+    if not jobs["recorded_wait_h"].notna().any():
+        console.print("Recorded waits: not in this trace.")
+    if out is None:
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    _replace_file(out / "waits.csv", lambda p: jobs.to_csv(p, index=False))
+    _replace_file(out / "comparison.csv", lambda p: comparison.to_csv(p))
+    ax = validation.plot_wait_comparison(
+        jobs["sim_wait_h"],
+        jobs["recorded_wait_h"],
+        where=f"{file.name}, {policy}, {run.capacity:,} cards",
+    )
+    _replace_file(out / "wait-ecdf.png", lambda p: ax.figure.savefig(p, dpi=120, format="png"))
+    console.print(f"Wrote {', '.join(str(out / n) for n in REPLAY_FILES)}.")
+
+
+def _attach_fit() -> None:
+    from simulator.traces.fit_commands import add_fit_command
+
+    add_fit_command(traces)
+
+
+_attach_fit()
