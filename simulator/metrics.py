@@ -37,6 +37,7 @@ from simulator.recorder import (
     STATE_RUNNING,
     Chunk,
     add_intervals,
+    hist_edges,
     hist_quantile,
 )
 from simulator.scenario.schema import SIZE_CLASSES, Scenario
@@ -186,6 +187,29 @@ def jobs_frame(cols: Chunk, sc: Scenario, pools: list[Pool]) -> pd.DataFrame:
         }
     )
     return df.sort_values("job_id", kind="stable").reset_index(drop=True)
+
+
+def wait_histogram_table(raw: RawRun) -> pd.DataFrame:
+    """Waits of started jobs submitted after warm-up, binned: the non-empty bins.
+
+    Columns: size_class (a SIZE_CLASSES label or "all"), year (calendar year, or 0 for
+    all years), wait_low_h, wait_high_h (bin edges; the first bin is [0, 0.36 s)) and
+    count. Available whether or not per-job records are kept.
+    """
+    rec = raw.recorder
+    sizes = [label for label, _, _ in SIZE_CLASSES] + ["all"]
+    years = [raw.scenario.start.year + i for i in range(rec.n_years)] + [0]
+    si, yi, b = np.nonzero(rec.wait_hist)
+    low, high = hist_edges(b)
+    return pd.DataFrame(
+        {
+            "size_class": np.array(sizes, dtype=object)[si],
+            "year": np.array(years, dtype=np.int64)[yi],
+            "wait_low_h": low,
+            "wait_high_h": high,
+            "count": rec.wait_hist[si, yi, b],
+        }
+    )
 
 
 def energy_table(raw: RawRun, utilisation: pd.DataFrame) -> pd.DataFrame:

@@ -36,7 +36,7 @@ from simulator.scenario.schema import Scenario
 
 SUMMARY_SCHEMA_VERSION = 1
 #: Tables stacked over replications into one Parquet file each (jobs go to jobs/).
-TABLES = ("utilisation", "backlog", "capacity", "energy")
+TABLES = ("utilisation", "backlog", "capacity", "energy", "wait_histogram")
 
 
 def check_target(out_dir: Path, force: bool) -> None:

@@ -82,6 +82,14 @@ def hist_value(b: np.ndarray | int) -> np.ndarray:
     return np.where(b == 0, 0.0, centre)
 
 
+def hist_edges(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper edges (hours) of histogram bins; bin 0 is [0, HIST_MIN_H)."""
+    b = np.asarray(b)
+    low = np.where(b == 0, 0.0, HIST_MIN_H * np.exp((b - 1) * _LOG_RATIO))
+    high = HIST_MIN_H * np.exp(b * _LOG_RATIO)
+    return low, high
+
+
 def hist_quantile(counts: np.ndarray, q: float) -> float:
     """The ``q`` quantile (inverted-CDF convention) of a binned sample; NaN if empty."""
     n = int(counts.sum())

@@ -74,7 +74,15 @@ SUMMARY_SCHEMA_VERSION = 1
 #: The confidence level assumed when ``summary.json`` states no ``interval_level``.
 INTERVAL_LEVEL = 0.95
 #: Tables a results folder may hold, as ``<name>.parquet`` (jobs also as ``jobs/r<n>.parquet``).
-TABLE_NAMES = ("jobs", "utilisation", "backlog", "capacity", "energy", "paired")
+TABLE_NAMES = (
+    "jobs",
+    "utilisation",
+    "backlog",
+    "capacity",
+    "energy",
+    "paired",
+    "wait_histogram",
+)
 #: Columns of the per-job table that the report reads.
 JOB_COLUMNS = (
     "replication",
@@ -344,12 +352,17 @@ def make_report_figures(
         drawers["utilisation_heatmap"] = lambda: plotting.plot_utilisation_heatmap(
             utilisation, where=where
         )
+    histogram = present("wait_histogram")
     if jobs is not None:
         drawers["wait_ecdf_by_size"] = lambda: plotting.plot_wait_ecdf_by_size(
             jobs, warmup_h=scenario.warmup_h, where=where
         )
         drawers["p95_wait_by_quarter"] = lambda: plotting.plot_p95_wait_by_quarter(
             jobs, scenario.start, warmup_h=scenario.warmup_h, where=where
+        )
+    elif histogram is not None:
+        drawers["wait_ecdf_by_size"] = lambda: plotting.plot_wait_ecdf_from_histogram(
+            histogram, where=where
         )
     if backlog is not None:
         drawers["backlog"] = lambda: plotting.plot_backlog(

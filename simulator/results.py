@@ -34,6 +34,10 @@ Tables of a :class:`RunResult`:
 
 ``energy`` (one row per centre and calendar year): centre, year, energy_mwh, cost_cny.
 
+``wait_histogram`` (binned waits, kept whatever ``job_records`` says): size_class, year
+(0 for all years), wait_low_h, wait_high_h, count; see
+:func:`simulator.metrics.wait_histogram_table`.
+
 ``summary`` (a flat dict of floats and ints; see :mod:`simulator.metrics` for each
 metric's definition), and ``meta`` (scenario name, seed, replication index, version,
 wall time, events processed).
@@ -62,6 +66,7 @@ class RunResult:
     capacity: pd.DataFrame
     summary: dict[str, float]
     energy: pd.DataFrame | None = None
+    wait_histogram: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
 

@@ -20,6 +20,7 @@ from simulator.metrics import (
     jobs_table,
     summary,
     utilisation_table,
+    wait_histogram_table,
 )
 from simulator.policies.base import QueuePolicy
 from simulator.recorder import Chunk
@@ -75,6 +76,7 @@ def to_result(raw: RawRun) -> RunResult:
         capacity=capacity_table(raw),
         summary=summary(raw, util, energy),
         energy=energy,
+        wait_histogram=wait_histogram_table(raw),
         meta={
             "scenario": raw.scenario.name,
             "replication": raw.replication,

@@ -31,6 +31,7 @@ CLI, which prints the message and exits with status 2.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -315,7 +316,7 @@ _ROW_LABELS = {
 
 
 def _cell(value: float, unit: str) -> str:
-    if value != value:  # NaN
+    if not math.isfinite(value):
         return "-"
     if unit == "h":
         return _dur(value * 3600.0)
@@ -475,14 +476,15 @@ def replay_command(
     table.add_column("simulated", justify="right")
     table.add_column("recorded", justify="right")
     table.add_column("simulated / recorded", justify="right")
+    numbers = comparison[["simulated", "recorded", "ratio"]].to_numpy(dtype=float)
+    rows = list(comparison.index)
     for key, (label, unit) in _ROW_LABELS.items():
-        row = comparison.loc[key]
-        ratio = row["ratio"]
+        sim_value, recorded_value, ratio = (float(x) for x in numbers[rows.index(key)])
         table.add_row(
             label,
-            _cell(row["simulated"], unit),
-            _cell(row["recorded"], unit),
-            "-" if ratio != ratio or abs(ratio) == float("inf") else f"{ratio:.2f}",
+            _cell(sim_value, unit),
+            _cell(recorded_value, unit),
+            f"{ratio:.2f}" if math.isfinite(ratio) else "-",
         )
     console.print(table)
     if not jobs["recorded_wait_h"].notna().any():
@@ -497,7 +499,9 @@ def replay_command(
         jobs["recorded_wait_h"],
         where=f"{file.name}, {policy}, {run.capacity:,} cards",
     )
-    _replace_file(out / "wait-ecdf.png", lambda p: ax.figure.savefig(p, dpi=120, format="png"))
+    figure = ax.get_figure(root=True)
+    assert figure is not None
+    _replace_file(out / "wait-ecdf.png", lambda p: figure.savefig(p, dpi=120, format="png"))
     console.print(f"Wrote {', '.join(str(out / n) for n in REPLAY_FILES)}.")
 
 

@@ -343,9 +343,9 @@ def pair_jobs(sim_jobs: pd.DataFrame, replay: ReplayJobs, table: pd.DataFrame) -
             f"needs a scenario whose only jobs are the trace's"
         )
     rows = table.set_index("source_line").loc[replay.source_line]
-    recorded = (rows["recorded_start_s"].to_numpy(dtype=float) - rows["submit_s"].to_numpy(
-        dtype=float
-    )) / HOURS
+    recorded = (
+        rows["recorded_start_s"].to_numpy(dtype=float) - rows["submit_s"].to_numpy(dtype=float)
+    ) / HOURS
     return pd.DataFrame(
         {
             "job_id": sim["job_id"].to_numpy(dtype=np.int64),

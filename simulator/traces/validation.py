@@ -93,7 +93,10 @@ def compare_waits(
     sim = wait_statistics(sim_waits_h)
     rec = wait_statistics(recorded_waits_h)
     frame = pd.DataFrame(
-        {"simulated_h": [sim[k] for k in WAIT_STATISTICS], "recorded_h": [rec[k] for k in WAIT_STATISTICS]},
+        {
+            "simulated_h": [sim[k] for k in WAIT_STATISTICS],
+            "recorded_h": [rec[k] for k in WAIT_STATISTICS],
+        },
         index=pd.Index(WAIT_STATISTICS, name="statistic"),
     )
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -294,7 +297,10 @@ def plot_wait_comparison(
 
         ax = Figure(figsize=(8.0, 4.8), layout="constrained").add_subplot()
     what = "Job waits, simulated vs recorded (ECDF)"
-    ax.set_title(f"{what} — {where}" if where else what, fontsize=TITLE_SIZE, loc="left")
+    title = what if not where else f"{what} — {where}"
+    if len(title) > 64 and where:
+        title = f"{what}\n{where}"
+    ax.set_title(title, fontsize=TITLE_SIZE, loc="left")
     ax.set_xlabel("Wait from submission to start (hours, log scale)", fontsize=LABEL_SIZE)
     ax.set_ylabel("Share of jobs waiting at most x", fontsize=LABEL_SIZE)
     ax.tick_params(labelsize=TICK_SIZE)
