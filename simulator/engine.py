@@ -391,6 +391,9 @@ class Engine:
         job.state = RUNNING
         if job.stops == 0:
             job.start = now
+        else:
+            self.recorder.requeued_wait(job.cards, job.end, now)  # end: when it stopped
+            job.end = float("nan")
         job.run_start = now
         job.pool = p
         job.placement = pool.allocate(job.cards)
@@ -447,6 +450,7 @@ class Engine:
         job.remaining -= kept_h * rate
         job.overhead_h = job.restart_h
         job.stops += 1
+        job.end = now  # while requeued, ``end`` holds the time the job stopped
         self.recorder.segment(job.pool, job.cards, job.run_start, now)
         pool.release(job.placement)
         job.placement = None
@@ -515,6 +519,10 @@ class Engine:
         self._queue_since = now
         for job in self.running.values():
             self._record(job, STATE_RUNNING)
-        for job in (*self.requeued.values(), *self.queue.values()):
+        for job in self.requeued.values():
+            self.recorder.requeued_wait(job.cards, job.end, now)
+            job.end = float("nan")
+            self._record(job, STATE_QUEUED)
+        for job in self.queue.values():
             self._record(job, STATE_QUEUED)
         self.recorder.flush()

@@ -158,6 +158,7 @@ class Recorder:
     ) -> None:
         self.rows: list[tuple[Any, ...]] = []  # pending records, at most chunk_size
         self.segments: list[tuple[int, int, float, float]] = []  # stopped run segments
+        self.requeued: list[tuple[int, float, float]] = []  # waits after a stop
         self.horizon_h = horizon_h
         self.step_h = step_h
         self.n_bins = max(1, math.ceil(horizon_h / step_h - 1e-9))
@@ -192,6 +193,10 @@ class Recorder:
         """A run segment that ended early (preemption): busy time, not a job record."""
         self.segments.append((pool, cards, start, end))
 
+    def requeued_wait(self, cards: int, start: float, end: float) -> None:
+        """Time a stopped job waited again before restarting (or until the horizon)."""
+        self.requeued.append((cards, start, end))
+
     def record(self, row: tuple[Any, ...]) -> None:
         """Append one job's record, its values in the order of ``COLUMNS``.
 
@@ -204,7 +209,7 @@ class Recorder:
     def flush(self) -> None:
         """Fold the pending records into the accumulators and keep, sink or drop them."""
         if not self.rows:
-            if self.segments:
+            if self.segments or self.requeued:
                 self._fold({n: np.zeros(0, dtype=t) for n, t in DTYPES.items()})
             return
         records = np.array(self.rows, dtype=RECORD_DTYPE)
@@ -235,13 +240,12 @@ class Recorder:
             pools, seg_cards, t0, t1 = (np.array(x) for x in zip(*self.segments, strict=True))
             self.segments = []
             self._add_busy(pools.astype(np.int64), seg_cards.astype(float), t0, t1)
+        if self.requeued:
+            w_cards, w0, w1 = (np.array(x, dtype=float) for x in zip(*self.requeued, strict=True))
+            self.requeued = []
+            self._add_queued(w_cards, w0, w1)
         # Backlog: a job is queued over [submit, start) (or to the horizon).
-        zero = np.zeros(len(submit), dtype=np.int64)
-        jobs_q = self.queued_jobs[None, :]
-        add_intervals(self.step_h, self.n_bins, jobs_q, zero, submit, begin, np.ones(len(submit)))
-        cards_q = self.queued_cards[None, :]
-        add_intervals(self.step_h, self.n_bins, cards_q, zero, submit, begin, cards_f)
-        self.truncated_wait_sum += float(np.sum(begin - submit))
+        self._add_queued(cards_f, submit, begin)
         self.preemptions += int(np.sum(c["preemptions"]))
         self.lost_work += float(np.sum(c["lost_work_ref_card_h"]))
         # Statistics by size class and submit year, after warm-up.
@@ -267,6 +271,15 @@ class Recorder:
             np.add.at(self.jct_sum, idx, jct)
             np.add.at(self.bsld_sum, idx, bsld)
             np.add.at(self.done_n, idx, 1)
+
+    def _add_queued(self, cards: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
+        """Waiting intervals: backlog per bin and the sum used by Little's law."""
+        zero = np.zeros(len(start), dtype=np.int64)
+        jobs_q = self.queued_jobs[None, :]
+        add_intervals(self.step_h, self.n_bins, jobs_q, zero, start, end, np.ones(len(start)))
+        cards_q = self.queued_cards[None, :]
+        add_intervals(self.step_h, self.n_bins, cards_q, zero, start, end, cards)
+        self.truncated_wait_sum += float(np.sum(end - start))
 
     def _add_busy(
         self, pool: np.ndarray, cards: np.ndarray, start: np.ndarray, end: np.ndarray

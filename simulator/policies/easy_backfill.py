@@ -90,9 +90,13 @@ class EasyBackfill(QueuePolicy):
             candidates = fresh[: max(0, self.lookahead - first_fresh)]
         _, res_pool, shadow, extra = reservation
         now = view.now
-        # Free cards only shrink during a pass, so no job larger than this can start.
-        most_free = max((p.free_cards for p in view.pools), default=0)
+        # Free cards only shrink during a pass, so no job larger than this can start, and
+        # once nothing is free the scan can stop.
+        pools = view.pools
+        most_free = max((p.free_cards for p in pools), default=0)
         for job in candidates:
+            if most_free == 0:
+                break
             if job.cards > most_free:
                 continue
             options = view.start_options(job)
@@ -105,14 +109,15 @@ class EasyBackfill(QueuePolicy):
                     if len(free_options) == 1
                     else view.dispatch.choose(job, free_options, view)
                 )
-                yield Start(job, chosen)
-                continue
-            # Only the reserved pool has room: backfill if it cannot delay the head.
-            if now + view.estimated_runtime(job, res_pool) <= shadow:
-                yield Start(job, res_pool)
+            elif now + view.estimated_runtime(job, res_pool) <= shadow:
+                chosen = res_pool  # ends before the head's reservation
             elif job.cards <= extra:
-                extra -= job.cards
-                yield Start(job, res_pool)
+                extra -= job.cards  # uses cards the head will not need
+                chosen = res_pool
+            else:
+                continue
+            yield Start(job, chosen)
+            most_free = max(p.free_cards for p in pools)
         view.memo["easy"] = (head.id, res_pool, shadow, extra)
 
     @staticmethod
