@@ -28,6 +28,7 @@ import simpy
 
 from simulator.errors import PolicyError, ScenarioError
 from simulator.fleet import Pool
+from simulator.fragmentation import fleet_fragmentation
 from simulator.job import QUEUED, RUNNING, TrainingJob
 from simulator.policies.base import Preempt, QueuePolicy, Start, make_dispatch, make_policy
 from simulator.policies.view import SchedulerView
@@ -36,6 +37,7 @@ from simulator.scenario.schema import Scenario
 from simulator.workload import JobSource, max_value
 
 PROGRESS_EVERY_H = 168.0
+FRAGMENTATION_LOOKAHEAD = 10_000  # queued jobs whose shapes count for fragmentation
 
 
 @dataclass
@@ -251,6 +253,7 @@ class Engine:
         env.process(self._build_out())
         if self.progress is not None:
             env.process(self._report_progress(self.progress))
+        env.process(self._sample_fragmentation())
         self._rows = self._arrival_rows()
         self._next_id = 0
         self._next_arrival()
@@ -299,6 +302,20 @@ class Engine:
         while True:
             progress(self.env.now)
             yield self.env.timeout(PROGRESS_EVERY_H)
+
+    def _sample_fragmentation(self) -> Generator[simpy.Event, Any, None]:
+        """Once per time bin, at its middle: free cards no queued job's shape can use."""
+        step = self.recorder.step_h
+        yield self.env.timeout(step / 2)
+        while True:
+            if self.queue or self.requeued:
+                waiting = self.view.waiting(FRAGMENTATION_LOOKAHEAD)
+                for pool, cards in zip(
+                    self.pools, fleet_fragmentation(self.pools, waiting), strict=True
+                ):
+                    if cards:
+                        self.recorder.fragmentation(pool.index, self.env.now, cards)
+            yield self.env.timeout(step)
 
     def _arrival_rows(self) -> Iterator[tuple[Any, ...]]:
         for batch in self.source.batches(self.horizon_h):

@@ -13,6 +13,9 @@ starting, at or after ``warmup_days``):
 * **bounded slowdown** ``bsld`` = max(1, (wait + run) / max(run, 10 s)), over finished
   jobs.
 * **backlog** = queued card demand (cards of waiting jobs), time-averaged after warm-up.
+* **fragmentation** = free cards that no queued job's shape can use under the placement
+  rules (:mod:`simulator.fragmentation`), sampled once per time bin at its middle;
+  ``fragmented_cards_mean`` averages the samples after warm-up over the whole fleet.
 * **jobs still waiting at the horizon**: submitted, never started.
 * **Little's law**: ``little_L`` is the time-average number of queued jobs measured by
   the engine while it ran; ``little_lambda_W`` = (sum over jobs of min(start, H) -
@@ -92,6 +95,7 @@ def utilisation_table(raw: RawRun) -> pd.DataFrame:
                     "busy_card_h": busy,
                     "online_card_h": on,
                     "utilisation": util,
+                    "fragmented_cards": rec.fragmented[pool.index, :n],
                 }
             )
         )
@@ -288,6 +292,12 @@ def summary(raw: RawRun, utilisation: pd.DataFrame, energy: pd.DataFrame) -> dic
     span = float(np.sum(np.minimum(starts[after] + rec.step_h, rec.horizon_h) - starts[after]))
     out["backlog_cards_mean"] = (
         float(rec.queued_cards[:n_bins][after].sum() / span) if span else float("nan")
+    )
+    after_bins = np.arange(n_bins) * rec.step_h >= sc.warmup_h
+    out["fragmented_cards_mean"] = (
+        float(rec.fragmented[:, :n_bins][:, after_bins].sum(axis=0).mean())
+        if after_bins.any()
+        else float("nan")
     )
     out["backlog_jobs_mean"] = (
         float(rec.queued_jobs[:n_bins][after].sum() / span) if span else float("nan")

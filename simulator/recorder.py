@@ -173,6 +173,7 @@ class Recorder:
         n_size = len(SIZE_CLASSES)
         # Index n_size / n_years in these arrays means "all sizes" / "all years".
         self.busy = np.zeros((n_pools, self.n_bins + 1))
+        self.fragmented = np.zeros((n_pools, self.n_bins + 1))  # one sample per bin
         self.queued_jobs = np.zeros(self.n_bins + 1)
         self.queued_cards = np.zeros(self.n_bins + 1)
         self.wait_hist = np.zeros((n_size + 1, self.n_years + 1, N_BINS), dtype=np.int64)
@@ -192,6 +193,11 @@ class Recorder:
     def segment(self, pool: int, cards: int, start: float, end: float) -> None:
         """A run segment that ended early (preemption): busy time, not a job record."""
         self.segments.append((pool, cards, start, end))
+
+    def fragmentation(self, pool: int, time_h: float, cards: int) -> None:
+        """A sample of fragmented cards in a pool (zero samples need not be recorded)."""
+        b = min(int(time_h // self.step_h), self.n_bins)
+        self.fragmented[pool, b] = cards
 
     def requeued_wait(self, cards: int, start: float, end: float) -> None:
         """Time a stopped job waited again before restarting (or until the horizon)."""

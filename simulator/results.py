@@ -22,7 +22,9 @@ Tables of a :class:`RunResult`:
     bin_start_h, bin_end_h (float), date (datetime64 of the bin start), centre, pool,
     card_type (str), online_cards (mean cards online over the bin), busy_cards (mean
     cards busy over the bin), busy_card_h, online_card_h (card-hours in the bin),
-    utilisation (= busy_card_h / online_card_h; NaN when nothing is online).
+    utilisation (= busy_card_h / online_card_h; NaN when nothing is online),
+    fragmented_cards (free cards no queued job's shape could use, sampled at the middle
+    of the bin).
 
 ``backlog`` (one row per time bin, whole fleet):
     bin_start_h, bin_end_h, date, queued_jobs (mean number waiting over the bin),
