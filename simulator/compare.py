@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from simulator.errors import PolicyError
-from simulator.policies import known_policies
+from simulator.policies import known_policies, load_policy_module
 from simulator.results import ExperimentResult
 from simulator.scenario.schema import PolicySpec, Scenario
 
@@ -44,6 +44,9 @@ def with_common_seed(scenarios: list[Scenario]) -> list[Scenario]:
 
 def policy_variants(scenario: Scenario, policies: list[str]) -> list[Scenario]:
     """One copy of ``scenario`` per policy name, named ``<scenario>-<policy>``."""
+    module = scenario.policy.module
+    if module is not None:
+        load_policy_module(module)  # a user's policy file may define some of the names
     known = known_policies()
     variants = []
     for name in policies:
@@ -54,7 +57,7 @@ def policy_variants(scenario: Scenario, policies: list[str]) -> list[Scenario]:
             scenario.model_copy(
                 update={
                     "name": f"{scenario.name}-{name}",
-                    "policy": PolicySpec(name=name, params=params),
+                    "policy": PolicySpec(name=name, params=params, module=module),
                 }
             )
         )

@@ -47,10 +47,13 @@ def write_figures(folder: Path, scenario: Scenario | None = None) -> dict[str, F
     summary, read_scenario, tables = read_results_folder(folder)
     scenario = scenario or read_scenario
     figures = make_report_figures(summary, scenario, tables)
+    # Run figures draw means and ranges over replications, not intervals: say so.
+    n = int(summary.get("replications", 1))
     text = plotting.caption_text(
         scenario.name,
-        int(summary.get("replications", 1)),
-        level=float(summary.get("interval_level", 0.95)),
+        n,
+        level=None,
+        note="bands: range over replications" if n > 1 else "",
     )
     for fig in figures.values():
         plotting.add_caption(fig, text)

@@ -485,21 +485,24 @@ def _table(
     table_id: str,
     caption: str | None = None,
     numeric_from: int = 1,
+    numeric_until: int | None = None,
     escape: bool = True,
 ) -> str:
-    """An HTML table; cells from column ``numeric_from`` on are right-aligned."""
+    """An HTML table; columns ``numeric_from`` to ``numeric_until`` (exclusive) are numbers."""
+    last = len(header) if numeric_until is None else numeric_until
     parts = [f'<table id="{_e(table_id)}">']
     if caption:
         parts.append(f"<caption>{_e(caption)}</caption>")
     cells = "".join(
-        f"<th{' class=num' if i >= numeric_from else ''}>{_e(h)}</th>" for i, h in enumerate(header)
+        f"<th{' class=num' if numeric_from <= i < last else ''}>{_e(h)}</th>"
+        for i, h in enumerate(header)
     )
     parts.append(f"<thead><tr>{cells}</tr></thead><tbody>")
     for row in rows:
         tds = []
         for i, cell in enumerate(row):
             text = _e(cell) if escape else str(cell)
-            tds.append(f"<td{' class=num' if i >= numeric_from else ''}>{text}</td>")
+            tds.append(f"<td{' class=num' if numeric_from <= i < last else ''}>{text}</td>")
         parts.append(f"<tr>{''.join(tds)}</tr>")
     parts.append("</tbody></table>")
     return "".join(parts)
@@ -642,6 +645,7 @@ def _section_scenario(summary: Mapping[str, Any], scenario: Scenario) -> str:
             table_id="tbl-phases",
             caption="Build-out phases and retirements.",
             numeric_from=3,
+            numeric_until=4,
         )
     )
     centre_rows = [
@@ -665,6 +669,7 @@ def _section_scenario(summary: Mapping[str, Any], scenario: Scenario) -> str:
             table_id="tbl-centres",
             caption="Centres.",
             numeric_from=2,
+            numeric_until=4,
         )
     )
     card_rows = [
@@ -1292,7 +1297,7 @@ caption { caption-side: top; text-align: left; color: var(--muted); font-size: .
 th, td { border-bottom: 1px solid var(--rule); padding: .28rem .6rem; text-align: left;
   vertical-align: top; }
 thead th { background: var(--band); border-bottom: 2px solid var(--rule); }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:last-child td { border-bottom: 2px solid var(--rule); }
 .scroll { overflow-x: auto; }
 figure { margin: 1.2rem 0 1.8rem; }
@@ -1306,7 +1311,9 @@ footer dt { color: var(--muted); }
 footer dd { margin: 0; word-break: break-word; }
 @media print {
   @page { size: A4; margin: 14mm 12mm; }
+  html { font-size: 10pt; }
   body { font-size: 10pt; }
+  .scroll { overflow: visible; }
   main { max-width: none; padding: 0; }
   nav { display: none; }
   h2 { page-break-after: avoid; break-after: avoid; }

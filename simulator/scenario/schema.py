@@ -72,7 +72,7 @@ class CardType(Frozen):
         "storage, W (defaults to the board power).",
     )
     idle_power_fraction: float = Field(
-        0.3, ge=0, le=1, description="Idle draw as a fraction of board power."
+        0.3, ge=0, le=1, description="Idle draw as a fraction of the busy power per card."
     )
     failure_rate_factor: PositiveFloat = 1.0
     mfu: float = Field(0.4, gt=0, le=1, description="Default model FLOPs utilisation.")
