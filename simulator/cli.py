@@ -1,9 +1,11 @@
 """The ``lingang-sim`` command line.
 
-Commands: ``run`` (simulate a scenario into a results folder), ``validate`` (check a
-scenario without running it), ``report`` (rebuild a folder's HTML report), ``policies``
-(list registered policies and dispatch rules) and ``traces`` (import and inspect job
-traces). Errors on bad input print one clear message and exit with status 2.
+Commands: ``run`` (simulate a scenario into a results folder), ``compare`` (scenarios or
+policies on the same arrivals), ``sweep`` (factors x replications, resumable, local or
+Dask), ``plan`` (goal-seek the smallest or largest value meeting a target), ``validate``
+(check a scenario without running it), ``report`` (rebuild a folder's HTML report),
+``policies`` (list registered policies and dispatch rules) and ``traces`` (import,
+inspect, fit and replay job traces). Errors on bad input print one clear message and exit with status 2.
 """
 
 from __future__ import annotations
@@ -428,15 +430,15 @@ def policies() -> None:
             click.echo(f"  {name}({params}): {doc}")
 
 
-def _attach_optional_groups() -> None:
-    try:
-        from simulator.traces.commands import traces
-    except ImportError:  # the traces package is optional at import time
-        return
-    cli.add_command(traces)
+def _attach_command_groups() -> None:
+    from simulator.sweep_commands import plan, sweep
+    from simulator.traces.commands import traces
+
+    for command in (traces, sweep, plan):
+        cli.add_command(command)
 
 
-_attach_optional_groups()
+_attach_command_groups()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -455,3 +457,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted; nothing half-written was left behind", err=True)
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
