@@ -5,7 +5,8 @@ policies on the same arrivals), ``sweep`` (factors x replications, resumable, lo
 Dask), ``plan`` (goal-seek the smallest or largest value meeting a target), ``validate``
 (check a scenario without running it), ``report`` (rebuild a folder's HTML report),
 ``policies`` (list registered policies and dispatch rules) and ``traces`` (import,
-inspect, fit and replay job traces). Errors on bad input print one clear message and exit with status 2.
+inspect, fit and replay job traces). Errors on bad input print one clear message and exit
+with status 2.
 """
 
 from __future__ import annotations
