@@ -489,6 +489,7 @@ def _table(
     escape: bool = True,
 ) -> str:
     """An HTML table; columns ``numeric_from`` to ``numeric_until`` (exclusive) are numbers."""
+    header = list(header)
     last = len(header) if numeric_until is None else numeric_until
     parts = [f'<table id="{_e(table_id)}">']
     if caption:
