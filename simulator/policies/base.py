@@ -106,9 +106,7 @@ def register_dispatch(name: str) -> Callable[[P], P]:
     return _registrar(_DISPATCH, name, DispatchRule, "dispatch rule")
 
 
-def _registrar(
-    registry: dict[str, Any], name: str, base: type, what: str
-) -> Callable[[P], P]:
+def _registrar(registry: dict[str, Any], name: str, base: type, what: str) -> Callable[[P], P]:
     def wrap(cls: P) -> P:
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise PolicyError(f"{what} '{name}' must subclass {base.__name__}")
@@ -183,8 +181,7 @@ def _build(
         expected = f.type if isinstance(f.type, type) else _BUILTIN_TYPES.get(str(f.type))
         if expected is not None and not _type_ok(value, expected):
             raise PolicyError(
-                f"{what} '{name}': parameter '{n}' must be {expected.__name__}, "
-                f"got {value!r}"
+                f"{what} '{name}': parameter '{n}' must be {expected.__name__}, got {value!r}"
             )
     return obj
 
@@ -222,4 +219,14 @@ def load_policy_module(path: str | Path) -> None:
 
 def _load_builtins() -> None:
     # Importing the modules runs their @register_* decorators.
-    from simulator.policies import dispatch, easy_backfill, fifo  # noqa: F401
+    from simulator.policies import (  # noqa: F401
+        conservative_backfill,
+        dispatch,
+        easy_backfill,
+        fair_share,
+        fifo,
+        las,
+        priority,
+        quota,
+        sjf,
+    )

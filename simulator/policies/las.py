@@ -1,0 +1,248 @@
+"""Discretised two-dimensional least attained service (Tiresias, Gu et al., NSDI 2019).
+
+A job's *attained service* is cards x hours it has run, summed over all its run segments
+(restart overhead included, lost work included: the cards were held). The thresholds
+``thresholds_card_h`` (ascending) split attained service into queues: queue 0 holds jobs
+below the first threshold, queue k those with at least ``thresholds_card_h[k-1]``. The
+policy needs no run-time estimate.
+
+Order: lower queues first; within a queue, submit order (FIFO). A pass examines the
+first ``lookahead`` queued jobs in that order and starts each one that can start now
+(greedy: a job that cannot start is passed over, it does not block later ones; there are
+no reservations). With ``preemptive`` (the default), a job that cannot start stops
+running jobs of strictly higher queues on one of its pools until it fits: highest queue
+first, within a queue the job that entered it last first; on the pool where the victims
+come from the highest queue, then free the fewest cards. Jobs freed cards that the
+preempting job did not need are offered to the queue again in the same pass (a second
+sweep that starts but does not preempt).
+
+Demotion: a running job crosses a threshold at a time known when it starts (its
+attained service grows at ``cards`` card-hours per hour). Crossings are applied at
+scheduling passes (an arrival, a job end, a capacity change): the engine has no timer
+pass, so a job that crossed a threshold keeps its old queue, and cannot be preempted as
+a member of the new one, until the next pass. A policy hook such as ``next_pass_h(view)``
+(the engine scheduling a pass at the earliest time a policy asks for) would make
+demotion exact in time.
+
+State (per run, derived from the view and the policy's own decisions): attained service
+of the jobs it stopped, the running jobs by pool and queue, and a heap of upcoming
+threshold crossings.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property, partial
+from itertools import chain
+from typing import TYPE_CHECKING, Any
+
+from simulator.policies.base import Preempt, QueuePolicy, Start, register_policy
+from simulator.policies.state import RunningJobs, RunState, SortedOrder, is_number
+
+if TYPE_CHECKING:
+    from simulator.job import TrainingJob
+    from simulator.policies.view import SchedulerView
+
+
+class _LasRun:
+    """One run's memory of the LAS policy."""
+
+    def __init__(self, thresholds: tuple[float, ...] = ()) -> None:
+        self.thresholds = thresholds
+        self.attained: dict[int, float] = {}  # card-hours of finished segments, by job id
+        self.order = SortedOrder(self.queued_key)
+        self.running = RunningJobs()
+        self.level: dict[int, int] = {}  # queue of each running job
+        # Per pool: queue -> running jobs in that queue, in the order they entered it.
+        self.by_level: list[dict[int, dict[int, TrainingJob]]] = []
+        self.level_cards: list[dict[int, int]] = []
+        self.crossings: list[tuple[float, int, float, TrainingJob]] = []
+
+    def queue_of(self, attained: float) -> int:
+        return bisect_right(self.thresholds, attained)
+
+    def queued_key(self, job: TrainingJob) -> tuple[Any, ...]:
+        return (self.queue_of(self.attained.get(job.id, 0.0)), job.submit)
+
+    # ------------------------------------------------------------------ running set
+
+    def started(self, job: TrainingJob) -> None:
+        """Record a job the policy has just started (``job.pool`` and ``run_start`` set)."""
+        self.running.add(job)
+        while job.pool >= len(self.by_level):
+            self.by_level.append({})
+            self.level_cards.append({})
+        attained = self.attained.get(job.id, 0.0)
+        self._enter(job, self.queue_of(attained), attained, job.run_start)
+
+    def _leave(self, job: TrainingJob, pool: int) -> None:
+        level = self.level.pop(job.id)
+        jobs = self.by_level[pool][level]
+        del jobs[job.id]
+        if not jobs:
+            del self.by_level[pool][level]
+        self.level_cards[pool][level] -= job.cards
+
+    def ended(self, job: TrainingJob) -> None:
+        self._leave(job, job.pool)
+        self.attained.pop(job.id, None)
+
+    def stopped(self, job: TrainingJob, pool: int, now: float) -> None:
+        """Forget a job the policy stopped, adding its segment to its attained service."""
+        self.running.remove(job, pool)
+        self._leave(job, pool)
+        self.attained[job.id] = self.attained.get(job.id, 0.0) + job.cards * (now - job.run_start)
+
+    def demote(self, view: SchedulerView) -> None:
+        """Move running jobs whose attained service crossed a threshold to their queue."""
+        now = view.now
+        crossings = self.crossings
+        while crossings and crossings[0][0] <= now:
+            _, _, run_start, job = heapq.heappop(crossings)
+            if job.id not in self.level or job.run_start != run_start:
+                continue  # ended or stopped since
+            if not view.is_running(job):
+                continue  # ended; forgotten at the next sync
+            pool = job.pool
+            attained = self.attained.get(job.id, 0.0) + job.cards * (now - run_start)
+            self._leave(job, pool)
+            self._enter(job, self.queue_of(attained), attained, now)
+
+    def _enter(self, job: TrainingJob, level: int, attained: float, now: float) -> None:
+        """Put a running job with ``attained`` card-hours at ``now`` in queue ``level``."""
+        p = job.pool
+        self.level[job.id] = level
+        self.by_level[p].setdefault(level, {})[job.id] = job
+        self.level_cards[p][level] = self.level_cards[p].get(level, 0) + job.cards
+        if level < len(self.thresholds):
+            cross = now + (self.thresholds[level] - attained) / job.cards
+            heapq.heappush(self.crossings, (cross, job.id, job.run_start, job))
+
+    def victims(self, pool: int, above: int) -> Iterator[TrainingJob]:
+        """Running jobs of ``pool`` in queues > ``above``: highest queue first, latest
+        entrant first."""
+        if pool >= len(self.by_level):
+            return
+        levels = self.by_level[pool]
+        for level in sorted(levels, reverse=True):
+            if level <= above:
+                return
+            jobs = levels.get(level)
+            yield from reversed(list(jobs.values()) if jobs else [])
+
+    def cards_above(self, pool: int, above: int) -> int:
+        if pool >= len(self.level_cards):
+            return 0
+        return sum(c for level, c in self.level_cards[pool].items() if level > above)
+
+
+def _check_thresholds(values: Any) -> tuple[float, ...]:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"thresholds_card_h must be a list of numbers, got {values!r}")
+    out = tuple(values)
+    if not all(is_number(v) and v > 0 for v in out):
+        raise ValueError(f"thresholds_card_h must hold positive numbers, got {list(out)}")
+    if any(b <= a for a, b in zip(out, out[1:], strict=False)):
+        raise ValueError(f"thresholds_card_h must increase strictly, got {list(out)}")
+    return tuple(float(v) for v in out)
+
+
+@register_policy("las")
+@dataclass(frozen=True)
+class LeastAttainedService(QueuePolicy):
+    """Discretised 2D least attained service (Tiresias): lower queues first, preemptive.
+
+    Attributes:
+        thresholds_card_h: attained service (cards x hours run) at which a job moves to
+            the next queue, ascending; n thresholds make n + 1 queues.
+        lookahead: queued jobs examined per pass, in queue order.
+        preemptive: whether a waiting job may stop running jobs of higher queues.
+    """
+
+    thresholds_card_h: tuple[float, ...] = (100.0, 10_000.0)
+    lookahead: int = 1000
+    preemptive: bool = True
+
+    def __post_init__(self) -> None:
+        thresholds = _check_thresholds(self.thresholds_card_h)
+        object.__setattr__(self, "thresholds_card_h", thresholds)
+        if self.lookahead < 1:
+            raise ValueError(f"lookahead must be >= 1, got {self.lookahead}")
+
+    @cached_property
+    def _state(self) -> RunState[_LasRun]:
+        """This policy's memory of the run it is serving (not a parameter)."""
+        return RunState(partial(_LasRun, self.thresholds_card_h))
+
+    def decide(self, view: SchedulerView) -> Iterator[Start | Preempt]:
+        run = self._state.of(view)
+        order = run.order
+        order.sync(view)
+        for job in run.running.sync(view):
+            run.ended(job)
+        run.demote(view)
+        preempted = False
+        for job in order.window(0, self.lookahead):
+            pool = view.choose_pool(job)
+            if pool is None and self.preemptive:
+                plan = self._plan(view, run, job)
+                if plan is None:
+                    continue
+                pool, chosen = plan
+                level = run.queue_of(run.attained.get(job.id, 0.0))
+                # The chosen victims free enough cards; further ones only fix the shape.
+                for victim in chain(chosen, run.victims(pool, level)):
+                    if view.can_start(job, pool):
+                        break
+                    if not view.is_running(victim):
+                        continue
+                    yield Preempt(victim)
+                    run.stopped(victim, pool, view.now)
+                    order.add(victim)
+                    preempted = True
+                if not view.can_start(job, pool):
+                    continue
+            if pool is None:
+                continue
+            order.discard(job)
+            yield Start(job, pool)
+            run.started(job)
+        if preempted:
+            for job in order.window(0, self.lookahead):
+                pool = view.choose_pool(job)
+                if pool is not None:
+                    order.discard(job)
+                    yield Start(job, pool)
+                    run.started(job)
+
+    @staticmethod
+    def _plan(
+        view: SchedulerView, run: _LasRun, job: TrainingJob
+    ) -> tuple[int, list[TrainingJob]] | None:
+        """The pool to clear for ``job`` and the victims that free enough cards there."""
+        level = run.queue_of(run.attained.get(job.id, 0.0))
+        best: tuple[tuple[int, int, int], int, list[TrainingJob]] | None = None
+        for p in job.eligible:
+            pool = view.pools[p]
+            if job.cards > pool.online_cards:
+                continue
+            if pool.free_cards + run.cards_above(p, level) < job.cards:
+                continue
+            need = max(job.cards - pool.free_cards, 1)
+            freed, lowest = 0, 0
+            chosen: list[TrainingJob] = []
+            for victim in run.victims(p, level):
+                chosen.append(victim)
+                freed += victim.cards
+                lowest = run.level[victim.id]
+                if freed >= need:
+                    break
+            if freed < need:
+                continue
+            cost = (-lowest, freed, p)
+            if best is None or cost < best[0]:
+                best = (cost, p, chosen)
+        return None if best is None else (best[1], best[2])
