@@ -651,6 +651,30 @@ def plot_utilisation_heatmap(
 # --------------------------------------------------------------------------- waits
 
 
+def _ecdf_curve(
+    ax: Axes, xs: np.ndarray, ys: np.ndarray, p50: float, p95: float, colour: str
+) -> Line2D:
+    """One ECDF step curve with its p50 (circle) and p95 (triangle) marked."""
+    (line,) = ax.plot(xs, ys, drawstyle="steps-post", color=colour, lw=1.6)
+    for q, p, marker in ((0.5, p50, "o"), (0.95, p95, "^")):
+        if p > 0:
+            ax.plot([p], [q], marker=marker, color=colour, ms=7, mec="white", mew=0.8)
+    return line
+
+
+def _finish_ecdf_axes(ax: Axes, handles: list[Line2D], left: float, right: float) -> None:
+    """Log x axis, percent y axis, p50/p95 guide lines and marker legend entries."""
+    handles.append(Line2D([], [], color="0.4", marker="o", ls="none", label="p50 (median)"))
+    handles.append(Line2D([], [], color="0.4", marker="^", ls="none", label="p95"))
+    ax.set_xscale("log")
+    ax.set_xlim(left, right)
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    for q in (0.5, 0.95):
+        ax.axhline(q, color="0.6", lw=0.6, ls=":")
+
+
 def plot_wait_ecdf_by_size(
     jobs: pd.DataFrame,
     ax: Axes | None = None,
@@ -705,25 +729,14 @@ def plot_wait_ecdf_by_size(
         ys = np.concatenate(([n_zero / n], y, [y[-1] if y.size else n_zero / n]))
         colour = _colour(i)
         p50, p95 = np.quantile(w, [0.5, 0.95])
-        (line,) = ax.plot(xs, ys, drawstyle="steps-post", color=colour, lw=1.6)
-        for q, p, marker in ((0.5, p50, "o"), (0.95, p95, "^")):
-            if p > 0:
-                ax.plot([p], [q], marker=marker, color=colour, ms=7, mec="white", mew=0.8)
+        line = _ecdf_curve(ax, xs, ys, float(p50), float(p95), colour)
         line.set_label(
             f"{size_label(label)}: n={n:,}, zero wait {n_zero / n:.0%}, "
             f"p50 {format_hours(p50)}, p95 {format_hours(p95)}"
         )
         handles.append(line)
-    handles.append(Line2D([], [], color="0.4", marker="o", ls="none", label="p50 (median)"))
-    handles.append(Line2D([], [], color="0.4", marker="^", ls="none", label="p95"))
 
-    ax.set_xscale("log")
-    ax.set_xlim(left, right)
-    ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    for q in (0.5, 0.95):
-        ax.axhline(q, color="0.6", lw=0.6, ls=":")
+    _finish_ecdf_axes(ax, handles, left, right)
     queued = int(jobs["wait_h"].isna().sum())
     notes = ["Each curve starts at the left edge at its share of zero waits."]
     if queued:
@@ -799,24 +812,13 @@ def plot_wait_ecdf_from_histogram(
             else 0.0
             for q in (0.5, 0.95)
         )
-        (line,) = ax.plot(xs, ys, drawstyle="steps-post", color=colour, lw=1.6)
-        for q, p, marker in ((0.5, p50, "o"), (0.95, p95, "^")):
-            if p > 0:
-                ax.plot([p], [q], marker=marker, color=colour, ms=7, mec="white", mew=0.8)
+        line = _ecdf_curve(ax, xs, ys, float(p50), float(p95), colour)
         line.set_label(
             f"{size_label(label)}: n={int(n):,}, under 0.36 s {zero:.0%}, "
             f"p50 {format_hours(p50)}, p95 {format_hours(p95)}"
         )
         handles.append(line)
-    handles.append(Line2D([], [], color="0.4", marker="o", ls="none", label="p50 (median)"))
-    handles.append(Line2D([], [], color="0.4", marker="^", ls="none", label="p95"))
-    ax.set_xscale("log")
-    ax.set_xlim(left, right)
-    ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    for q in (0.5, 0.95):
-        ax.axhline(q, color="0.6", lw=0.6, ls=":")
+    _finish_ecdf_axes(ax, handles, left, right)
     ax.legend(
         handles=handles,
         loc="lower right",

@@ -82,7 +82,12 @@ from simulator.errors import ScenarioError, ScenarioErrors
 from simulator.executors import Executor, WorkerLost
 from simulator.results import RunResult
 from simulator.run import run
-from simulator.scenario.loader import dump_scenario, load_scenario, scenario_to_dict
+from simulator.scenario.loader import (
+    dump_scenario,
+    load_scenario,
+    parse_overrides,
+    scenario_to_dict,
+)
 from simulator.scenario.schema import Scenario
 
 log = logging.getLogger(__name__)
@@ -184,27 +189,8 @@ def short_key(key_path: str) -> str:
 
 
 def parse_set_options(items: Iterable[str]) -> list[tuple[str, Any]]:
-    """``key.path=value`` strings as (key path, value) pairs, values parsed as YAML.
-
-    Raises:
-        ScenarioError: an item without ``=``.
-    """
-    out = []
-    for item in items:
-        if "=" not in item:
-            raise ScenarioError(
-                "an override must look like key.path=value",
-                file="--set",
-                value=item,
-                has_value=True,
-            )
-        key, _, text = item.partition("=")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
-        out.append((key.strip(), value))
-    return out
+    """``key.path=value`` strings as (key path, value) pairs (see the scenario loader)."""
+    return parse_overrides(items)
 
 
 # --------------------------------------------------------------------------- cells

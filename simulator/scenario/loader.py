@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,7 @@ def load_scenario(
     path = Path(path)
     raw = _load_with_extends(path, chain=())
     if overrides:
-        items = overrides.items() if isinstance(overrides, dict) else _parse_sets(overrides)
+        items = overrides.items() if isinstance(overrides, dict) else parse_overrides(overrides)
         for key_path, value in items:
             _apply_override(raw, key_path, value, file=str(path))
     return validate_mapping(raw, file=str(path))
@@ -182,7 +183,8 @@ def _merge_named(base: list[dict[str, Any]], child: list[dict[str, Any]]) -> lis
 # --------------------------------------------------------------------------- overrides
 
 
-def _parse_sets(items: list[str]) -> list[tuple[str, Any]]:
+def parse_overrides(items: Iterable[str]) -> list[tuple[str, Any]]:
+    """``key.path=value`` strings as (key path, value) pairs, values parsed as YAML."""
     out = []
     for item in items:
         if "=" not in item:
