@@ -120,12 +120,13 @@ class HomeCentre(DispatchRule):
     Among the allowed pools the least loaded wins (as ``earliest_start``). Tenants not in
     ``homes`` start anywhere. A job never spans centres.
 
-    The restriction applies wherever a policy asks the rule through
-    ``view.choose_pool`` (every job that starts at the head of FIFO, EASY, SJF, priority
-    and the others). When a backfilling policy calls ``choose`` directly on the pools
-    other than its reserved one, the rule can only prefer home among them. A job that
-    passes ``spill_after_h`` while waiting may spill at the next scheduling pass (an
-    arrival, an end, a capacity change), not at that instant.
+    The restriction holds wherever a policy asks the rule through ``view.choose_pool``:
+    FIFO, the jobs that start in order in EASY, SJF, priority, fair-share and quota
+    passes, LAS starts. Where a policy picks among several pools itself (backfilled jobs
+    in EASY and the policies built on it, conservative backfilling, the pool a
+    preempting job clears) it calls ``choose`` or decides alone, and this rule can then
+    only prefer home. A job that passes ``spill_after_h`` while waiting may spill at the
+    next scheduling pass (an arrival, an end, a capacity change), not at that instant.
 
     Tenant names come from ``view.tenant_name``; when the engine does not name tenants a
     tenant is known by its index written as text (``"0"``, ``"1"``, ...).

@@ -12,9 +12,9 @@ first ``lookahead`` queued jobs in that order and starts each one that can start
 no reservations). With ``preemptive`` (the default), a job that cannot start stops
 running jobs of strictly higher queues on one of its pools until it fits: highest queue
 first, within a queue the job that entered it last first; on the pool where the victims
-come from the highest queue, then free the fewest cards. Jobs freed cards that the
-preempting job did not need are offered to the queue again in the same pass (a second
-sweep that starts but does not preempt).
+come from the highest queue, then free the fewest cards. Cards freed by preemption that
+the preempting job did not need are offered to the queue again in the same pass (a
+second sweep that starts but does not preempt).
 
 Demotion: a running job crosses a threshold at a time known when it starts (its
 attained service grows at ``cards`` card-hours per hour). Crossings are applied at
@@ -27,6 +27,12 @@ demotion exact in time.
 State (per run, derived from the view and the policy's own decisions): attained service
 of the jobs it stopped, the running jobs by pool and queue, and a heap of upcoming
 threshold crossings.
+
+Work: a pass examines at most ``lookahead`` jobs; a job that fits nowhere and has too
+few cards of higher-queue jobs to take is dismissed in O(1). A pass that follows only
+arrivals (no capacity freed, no demotion, no job started above queue 0 since the last
+full pass) examines only the new jobs within the look-ahead: the others were examined
+and could neither start nor preempt, and nothing has improved for them since.
 """
 
 from __future__ import annotations
@@ -58,8 +64,11 @@ class _LasRun:
         self.level: dict[int, int] = {}  # queue of each running job
         # Per pool: queue -> running jobs in that queue, in the order they entered it.
         self.by_level: list[dict[int, dict[int, TrainingJob]]] = []
-        self.level_cards: list[dict[int, int]] = []
+        self.level_cards: list[list[int]] = []  # per pool: running cards by queue
         self.crossings: list[tuple[float, int, float, TrainingJob]] = []
+        # Whether a job started above queue 0 since the last full pass: it may be a
+        # victim that a job examined in that pass lacked.
+        self.new_victims = False
 
     def queue_of(self, attained: float) -> int:
         return bisect_right(self.thresholds, attained)
@@ -74,9 +83,11 @@ class _LasRun:
         self.running.add(job)
         while job.pool >= len(self.by_level):
             self.by_level.append({})
-            self.level_cards.append({})
+            self.level_cards.append([0] * (len(self.thresholds) + 1))
         attained = self.attained.get(job.id, 0.0)
-        self._enter(job, self.queue_of(attained), attained, job.run_start)
+        level = self.queue_of(attained)
+        self.new_victims |= level > 0
+        self._enter(job, level, attained, job.run_start)
 
     def _leave(self, job: TrainingJob, pool: int) -> None:
         level = self.level.pop(job.id)
@@ -96,10 +107,12 @@ class _LasRun:
         self._leave(job, pool)
         self.attained[job.id] = self.attained.get(job.id, 0.0) + job.cards * (now - job.run_start)
 
-    def demote(self, view: SchedulerView) -> None:
-        """Move running jobs whose attained service crossed a threshold to their queue."""
+    def demote(self, view: SchedulerView) -> int:
+        """Move running jobs whose attained service crossed a threshold to their queue;
+        return how many moved."""
         now = view.now
         crossings = self.crossings
+        moved = 0
         while crossings and crossings[0][0] <= now:
             _, _, run_start, job = heapq.heappop(crossings)
             if job.id not in self.level or job.run_start != run_start:
@@ -110,13 +123,15 @@ class _LasRun:
             attained = self.attained.get(job.id, 0.0) + job.cards * (now - run_start)
             self._leave(job, pool)
             self._enter(job, self.queue_of(attained), attained, now)
+            moved += 1
+        return moved
 
     def _enter(self, job: TrainingJob, level: int, attained: float, now: float) -> None:
         """Put a running job with ``attained`` card-hours at ``now`` in queue ``level``."""
         p = job.pool
         self.level[job.id] = level
         self.by_level[p].setdefault(level, {})[job.id] = job
-        self.level_cards[p][level] = self.level_cards[p].get(level, 0) + job.cards
+        self.level_cards[p][level] += job.cards
         if level < len(self.thresholds):
             cross = now + (self.thresholds[level] - attained) / job.cards
             heapq.heappush(self.crossings, (cross, job.id, job.run_start, job))
@@ -134,9 +149,18 @@ class _LasRun:
             yield from reversed(list(jobs.values()) if jobs else [])
 
     def cards_above(self, pool: int, above: int) -> int:
+        """Cards of the running jobs of ``pool`` in queues above ``above``."""
         if pool >= len(self.level_cards):
             return 0
-        return sum(c for level, c in self.level_cards[pool].items() if level > above)
+        return sum(self.level_cards[pool][above + 1 :])
+
+    def bounds(self, view: SchedulerView, level: int, pools: tuple[int, ...]) -> tuple[int, int]:
+        """For a job of queue ``level`` on ``pools``: the most cards of running jobs in
+        higher queues on one pool, and the most such cards plus free cards."""
+        victims = [self.cards_above(p, level) for p in pools]
+        return max(victims), max(
+            view.pools[p].free_cards + v for p, v in zip(pools, victims, strict=True)
+        )
 
 
 def _check_thresholds(values: Any) -> tuple[float, ...]:
@@ -183,16 +207,38 @@ class LeastAttainedService(QueuePolicy):
         order.sync(view)
         for job in run.running.sync(view):
             run.ended(job)
-        run.demote(view)
+        moved = run.demote(view)
+        if not (view.capacity_freed or moved or run.new_victims) and view.memo.get("las"):
+            # Only arrivals since a full pass: the jobs examined then still cannot start
+            # (free cards only shrank, no victim appeared); examine the new ones.
+            fresh = [j for j in view.new_arrivals if view.is_queued(j)]
+            ranked = sorted((order.rank(j), j.id, j) for j in fresh)
+            candidates = [j for r, _, j in ranked if r < self.lookahead]
+        else:
+            candidates = order.window(0, self.lookahead)
+            run.new_victims = False
+        view.memo["las"] = True
+        # Per (queue, pools): the most cards of running jobs in higher queues on one of
+        # the pools, and that plus the pool's free cards; recomputed after each change.
+        bounds: dict[tuple[int, tuple[int, ...]], tuple[int, int]] = {}
+        most_free = max(p.free_cards for p in view.pools)
         preempted = False
-        for job in order.window(0, self.lookahead):
-            pool = view.choose_pool(job)
-            if pool is None and self.preemptive:
+        for job in candidates:
+            pool = view.choose_pool(job) if job.cards <= most_free else None
+            if pool is None:
+                if not self.preemptive:
+                    continue
+                level = order.sort_key(job)[0]
+                key = (level, job.eligible)
+                bound = bounds.get(key)
+                if bound is None:
+                    bound = bounds[key] = run.bounds(view, level, job.eligible)
+                if bound[0] == 0 or job.cards > bound[1]:
+                    continue  # no victim, or not enough cards even with all of them
                 plan = self._plan(view, run, job)
                 if plan is None:
                     continue
                 pool, chosen = plan
-                level = run.queue_of(run.attained.get(job.id, 0.0))
                 # The chosen victims free enough cards; further ones only fix the shape.
                 for victim in chain(chosen, run.victims(pool, level)):
                     if view.can_start(job, pool):
@@ -204,19 +250,26 @@ class LeastAttainedService(QueuePolicy):
                     order.add(victim)
                     preempted = True
                 if not view.can_start(job, pool):
+                    most_free = max(p.free_cards for p in view.pools)
+                    bounds.clear()
                     continue
-            if pool is None:
-                continue
             order.discard(job)
             yield Start(job, pool)
             run.started(job)
+            most_free = max(p.free_cards for p in view.pools)
+            bounds.clear()
         if preempted:
+            # Cards the preempting jobs did not need: offered in order, without preempting.
+            most_free = max(p.free_cards for p in view.pools)
             for job in order.window(0, self.lookahead):
+                if job.cards > most_free:
+                    continue
                 pool = view.choose_pool(job)
                 if pool is not None:
                     order.discard(job)
                     yield Start(job, pool)
                     run.started(job)
+                    most_free = max(p.free_cards for p in view.pools)
 
     @staticmethod
     def _plan(

@@ -1,10 +1,11 @@
 """What stateful policies remember between the scheduling passes of one run.
 
 A policy object may serve several runs (``run(scenario, policy=...)``), so a policy keeps
-its memory in a :class:`RunState` field, never in globals or class attributes; the state
-starts afresh whenever the policy is shown another run's :class:`SchedulerView`.
-Everything kept here is derived from what the view shows and from the policy's own
-decisions:
+its memory in a :class:`RunState` (made by a ``functools.cached_property`` of the frozen
+dataclass, so it is neither a parameter nor compared), never in globals or class
+attributes; the state starts afresh whenever the policy is shown another run's
+:class:`SchedulerView`, and a pickled copy of the policy starts empty. Everything kept
+here is derived from what the view shows and from the policy's own decisions:
 
 * :class:`SortedOrder`: the queued jobs ordered by a key fixed while a job waits (its
   estimate, priority class, service queue, submit time). It follows ``view.new_arrivals``
@@ -130,6 +131,10 @@ class SortedOrder:
         """The jobs at positions ``start`` to ``stop - 1`` (a copy)."""
         jobs = self._jobs
         return [jobs[k[-1]] for k in self._sorted.islice(start, stop)]
+
+    def sort_key(self, job: TrainingJob) -> tuple[Any, ...]:
+        """The key a queued job is ordered by (``key(job)`` then its id)."""
+        return self._keys[job.id]
 
     def rank(self, job: TrainingJob) -> int:
         """The position of a queued job in the order."""
