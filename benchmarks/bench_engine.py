@@ -134,7 +134,9 @@ class Case:
     @property
     def name(self) -> str:
         size = f"{self.cards // 1000}k" if self.cards % 1000 == 0 else str(self.cards)
-        return f"{self.model}-{size}-{self.load:g}-1e{round(math.log10(self.jobs))}"
+        k = round(math.log10(self.jobs))
+        jobs = f"1e{k}" if self.jobs == 10**k else str(self.jobs)
+        return f"{self.model}-{size}-{self.load:g}-{jobs}"
 
 
 def all_cases(job_counts: list[int]) -> list[Case]:
