@@ -10,8 +10,17 @@ policy decides (:class:`~simulator.policies.base.Start` decisions) and the engin
 every decision (the job is queued, may use the pool, and fits there now) before applying
 it; an impossible decision raises :class:`PolicyError` naming the policy and decision.
 
+Interruptions (:mod:`simulator.reliability`): a job's run segment is laid out as restart
+overhead, then computation with blocking checkpoint writes (:mod:`simulator.checkpointing`);
+with failures on, the segment draws the time to its next interruption from its size and
+ends either finished or interrupted. A stop (policy preemption, failure, maintenance)
+keeps the work up to the last completed checkpoint and charges the rest as lost
+card-hours by cause. Failed servers go into repair; the job restarts at once on a hot
+spare when its pool has one, otherwise it requeues ahead of never-started jobs.
+
 Cost: each job costs two SimPy events (arrival and end) and O(1) bookkeeping; no object
-or process exists per card or per server.
+or process exists per card or per server. Failures add one draw per run segment, an
+event per interruption or repair, and one thinned Poisson stream per pool.
 """
 
 from __future__ import annotations
@@ -26,15 +35,17 @@ from typing import Any
 
 import simpy
 
+from simulator.checkpointing import checkpoints_in, daly_interval
 from simulator.errors import PolicyError, ScenarioError
-from simulator.fleet import Pool
+from simulator.fleet import Placement, Pool
 from simulator.fragmentation import fleet_fragmentation
 from simulator.job import QUEUED, RUNNING, TrainingJob
 from simulator.policies.base import Preempt, QueuePolicy, Start, make_dispatch, make_policy
 from simulator.policies.view import SchedulerView
 from simulator.recorder import STATE_DONE, STATE_QUEUED, STATE_RUNNING, Chunk, Recorder
+from simulator.reliability import CHECKPOINT, RESTART, REWORK, Reliability, WindowInstance
 from simulator.scenario.schema import Scenario
-from simulator.workload import JobSource, max_value
+from simulator.workload import JobSource, max_value, tenant_names
 
 PROGRESS_EVERY_H = 168.0
 FRAGMENTATION_LOOKAHEAD = 10_000  # queued jobs whose shapes count for fragmentation
@@ -208,15 +219,24 @@ class Engine:
             requeued=self.requeued,
             running=self.running,
         )
+        self.view.tenant_names = tuple(tenant_names(scenario))
         wl = scenario.workload
-        # Checkpoint interval and restart cost by class index (campaign k at -1 - k).
-        resume = [(c.checkpoint_interval_h or 0.0, c.restart_overhead_h) for c in wl.classes]
+
+        def resilience(c: Any) -> tuple[float, float, float]:
+            interval = c.checkpoint_interval_h
+            spec = -1.0 if interval == "young_daly" else float(interval or 0.0)
+            return (spec, c.checkpoint_write_h, c.restart_overhead_h)
+
+        # (interval spec, write h, restart h) by class index (campaign k at -1 - k).
+        resume = [resilience(c) for c in wl.classes]
         if wl.trace is not None:
-            resume.append((0.0, 0.0))
-        resume += [(c.checkpoint_interval_h or 0.0, c.restart_overhead_h) for c in wl.campaigns][
-            ::-1
-        ]
-        self.resume = resume if any(a or b for a, b in resume) else None
+            resume.append((0.0, 0.0, 0.0))
+        resume += [resilience(c) for c in wl.campaigns][::-1]
+        self.resume = resume if any(any(r) for r in resume) else None
+        self.failures_on = scenario.failures is not None
+        # The plain segment layout (run time plus overhead) holds unless jobs checkpoint,
+        # pay restarts, or fail.
+        self.resilient = self.resume is not None or self.failures_on
         self.running_ends = self.view.running_ends
         self.check_invariants = check_invariants
         self.horizon_h = scenario.horizon_h
@@ -242,7 +262,9 @@ class Engine:
         self._queue_area = 0.0
         self._queue_since = 0.0
         self.state_counts = [0, 0, 0]
-        self.campaign_times: dict[str, tuple[float, float]] = {}
+        self.campaign_times: dict[str, tuple[float, float, float]] = {}
+        self.reliability = Reliability(scenario, self.pools, replication, self.recorder)
+        self.card_rate = self.reliability.card_rate
 
     # ------------------------------------------------------------------ run
 
@@ -254,6 +276,13 @@ class Engine:
         if self.progress is not None:
             env.process(self._report_progress(self.progress))
         env.process(self._sample_fragmentation())
+        rel = self.reliability
+        if rel.idle_failures:
+            for pool in self.pools:
+                if self.card_rate[pool.index] > 0 and pool.max_cards > 0:
+                    env.process(self._idle_failures(pool))
+        if rel.windows:
+            env.process(self._maintenance(rel.windows))
         self._rows = self._arrival_rows()
         self._next_id = 0
         self._next_arrival()
@@ -272,6 +301,7 @@ class Engine:
             extra={
                 "state_counts": dict(enumerate(self.state_counts)),
                 "campaigns": self.campaign_times,
+                "reliability": self.reliability,
                 "trace": _trace_counts(self.source),
             },
         )
@@ -292,6 +322,9 @@ class Engine:
                 yield self.env.timeout(t - self.env.now)
             if kind == 0:
                 pool.add_servers(servers, label)
+                if pool.spare_fraction:
+                    pool.fill_spares()
+                    self.reliability.note_levels(pool, self.env._now)
             else:
                 pool.retire_servers(servers, label)
             self._capacity_changed()
@@ -349,7 +382,7 @@ class Engine:
             self._next_id, jc, tenant, priority, cards, submit, work, factor, eligible
         )
         if self.resume is not None:
-            job.checkpoint_h, job.restart_h = self.resume[jc]
+            job.interval_spec, job.write_h, job.restart_h = self.resume[jc]
         self._next_id += 1
         queue = self.queue
         now = self.env._now
@@ -382,6 +415,7 @@ class Engine:
                     f"Start(job, pool) or Preempt(job)"
                 )
         view.new_arrivals.clear()
+        view.ended.clear()
         view.capacity_freed = False
 
     def _start(self, decision: Start) -> None:
@@ -419,12 +453,40 @@ class Engine:
         if self.running_ends is not None:
             job.sort_key = (now + job.remaining_estimate_on(speed), job.id, job.cards)
             self.running_ends[p].add(job.sort_key)
-        end = env.timeout(job.remaining / (job.cards * speed) + job.overhead_h, job)
-        end.callbacks.append(self._finish)
-        job.end_event = end
+        if self.resilient:
+            self._begin_segment(job, pool)
+        else:
+            end = env.timeout(job.remaining / (job.cards * speed) + job.overhead_h, job)
+            end.callbacks.append(self._finish)
+            job.end_event = end
         if self.check_invariants:
             assert now >= job.submit, f"job {job.id} starts before it was submitted"
-            pool.check()
+            self._check_pool(pool)
+
+    def _begin_segment(self, job: TrainingJob, pool: Pool) -> None:
+        """Lay out a run segment (restart, computation, checkpoint writes) and schedule
+        its end, or its interruption when the job's failure draw comes first."""
+        compute_h = job.remaining / (job.cards * pool.speed)
+        spec = job.interval_spec
+        rate = self.card_rate[pool.index] * job.cards
+        if spec > 0.0:
+            interval = spec
+        elif spec < 0.0 and rate > 0.0:
+            interval = daly_interval(job.write_h, 1.0 / rate)
+        else:
+            interval = 0.0
+        writes = checkpoints_in(compute_h, interval) if interval else 0
+        job.checkpoint_h = interval
+        job.seg_writes = writes
+        duration = job.overhead_h + compute_h + writes * job.write_h
+        fail_in = self.reliability.draw_exp() / rate if rate > 0.0 else math.inf
+        if fail_in < duration:
+            event = self.env.timeout(fail_in, job)
+            event.callbacks.append(self._fail)
+        else:
+            event = self.env.timeout(duration, job)
+            event.callbacks.append(self._finish)
+        job.end_event = event
 
     def _finish(self, event: simpy.Event) -> None:
         job: TrainingJob = event._value
@@ -438,10 +500,17 @@ class Engine:
         del self.running[job.id]
         if self.running_ends is not None:
             self.running_ends[job.pool].remove(job.sort_key)
+        if self.resilient:
+            rel = self.reliability
+            rel.add_loss(pool.index, job.cards, RESTART, job.overhead_h)
+            rel.add_loss(pool.index, job.cards, CHECKPOINT, job.seg_writes * job.write_h)
+            if pool.pending_holds or pool.maintenance_cards:
+                rel.note_levels(pool, now)
         self._record(job, STATE_DONE)
         if self.check_invariants:
-            pool.check()
+            self._check_pool(pool)
         view = self.view
+        view.ended.append(job)
         view.capacity_freed = True
         view.memo.clear()
         if self.queue or self.requeued:  # with nobody waiting there is nothing to decide
@@ -455,35 +524,177 @@ class Engine:
                 f"policy '{self.policy.name}' decided to preempt job {job.id} at "
                 f"t={self.env.now:.4f} h, which is impossible: the job is not running"
             )
-        now = self.env._now
         pool = self.pools[job.pool]
-        speed = pool.speed
-        rate = job.cards * speed  # reference-card-hours of work per hour
-        useful_h = max(0.0, now - job.run_start - job.overhead_h)
-        interval = job.checkpoint_h
-        kept_h = math.floor(useful_h / interval) * interval if interval else 0.0
-        kept_h = min(kept_h, job.remaining / rate)
-        job.lost_work += (useful_h - kept_h) * rate
-        job.remaining -= kept_h * rate
-        job.overhead_h = job.restart_h
-        job.stops += 1
-        job.end = now  # while requeued, ``end`` holds the time the job stopped
-        self.recorder.segment(job.pool, job.cards, job.run_start, now)
+        self._stop_segment(job)
         pool.release(job.placement)
         job.placement = None
+        self._requeue(job)
+        if self.check_invariants:
+            self._check_pool(pool)
+
+    def _stop_segment(self, job: TrainingJob) -> None:
+        """End a job's run segment early: keep the work up to its last completed
+        checkpoint, charge the rest as lost card-hours, record the segment's busy time."""
+        now = self.env._now
+        pool = self.pools[job.pool]
+        rate = job.cards * pool.speed  # reference-card-hours of work per hour
+        elapsed = now - job.run_start
+        restart = min(elapsed, job.overhead_h)
+        into = elapsed - restart  # hours of computation and writes in this segment
+        interval, write = job.checkpoint_h, job.write_h
+        done = min(job.seg_writes, math.floor(into / (interval + write))) if interval else 0
+        since = into - done * (interval + write)  # since the last completed checkpoint
+        rework = min(since, interval) if interval else since
+        writing = since - rework  # a write cut short
+        kept_h = min(done * interval, job.remaining / rate)
+        job.remaining -= kept_h * rate
+        job.lost_work += rework * rate
+        job.overhead_h = job.restart_h
+        job.stops += 1
         job.end_event = None
-        del self.running[job.id]
+        rel = self.reliability
+        p = pool.index
+        rel.add_loss(p, job.cards, REWORK, rework)
+        rel.add_loss(p, job.cards, RESTART, restart)
+        rel.add_loss(p, job.cards, CHECKPOINT, done * write + writing)
+        self.recorder.segment(p, job.cards, job.run_start, now)
         if self.running_ends is not None:
-            self.running_ends[job.pool].remove(job.sort_key)
+            self.running_ends[p].remove(job.sort_key)
+
+    def _requeue(self, job: TrainingJob) -> None:
+        """Put a stopped job (its cards already released) back in the queue."""
+        now = self.env._now
+        job.end = now  # while requeued, ``end`` holds the time the job stopped
+        del self.running[job.id]
         self._queue_area += (len(self.queue) + len(self.requeued)) * (now - self._queue_since)
         self._queue_since = now
         job.state = QUEUED
         self.requeued[job.id] = job
         view = self.view
+        view.ended.append(job)
         view.capacity_freed = True
         view.memo.clear()
+
+    def _restart_in_place(self, job: TrainingJob, pool: Pool) -> None:
+        """Start a new segment of a stopped job on the cards it holds (a hot spare)."""
+        job.run_start = self.env._now
+        if self.running_ends is not None:
+            job.sort_key = (
+                job.run_start + job.remaining_estimate_on(pool.speed),
+                job.id,
+                job.cards,
+            )
+            self.running_ends[pool.index].add(job.sort_key)
+        self._begin_segment(job, pool)
+
+    # ------------------------------------------------------------------ failures
+
+    def _fail(self, event: simpy.Event) -> None:
+        """A running job's failure draw came due: interrupt it, send the failed server
+        to repair, restart on a hot spare or requeue."""
+        job: TrainingJob = event._value
+        if job.end_event is not event:
+            return
+        pool = self.pools[job.pool]
+        rel = self.reliability
+        rel.failures += 1
+        job.failures += 1
+        self._stop_segment(job)
+        failed, rest = pool.split_failed(job.placement)
+        pool.start_repair(failed)
+        self._repair(pool, failed)
+        spare = pool.take_spare() if rest.segments else None
+        if spare is not None:
+            rest.segments.append((spare[0], [spare[1]]))
+            job.placement = rest
+            rel.spare_restarts += 1
+            rel.note_levels(pool, self.env._now)
+            self._restart_in_place(job, pool)
+        else:
+            pool.release(rest)
+            job.placement = None
+            self._requeue(job)
         if self.check_invariants:
-            pool.check()
+            self._check_pool(pool)
+        if self.queue or self.requeued:
+            self._schedule()
+
+    def _repair(self, pool: Pool, failed: Placement) -> None:
+        """Keep ``failed`` (counted in the pool's repair cards) out until it is fixed."""
+        now = self.env._now
+        self.reliability.note_levels(pool, now)
+        done = self.env.timeout(self.reliability.draw_repair_h(), (pool, failed))
+        done.callbacks.append(self._repaired)
+
+    def _repaired(self, event: simpy.Event) -> None:
+        pool, failed = event._value
+        pool.end_repair(failed)
+        self.reliability.note_levels(pool, self.env._now)
+        if self.check_invariants:
+            self._check_pool(pool)
+        self._capacity_changed()
+
+    def _idle_failures(self, pool: Pool) -> Generator[simpy.Event, Any, None]:
+        """Failures of idle cards: a Poisson stream at the pool's largest capacity,
+        thinned to the idle (free or spare) cards at each candidate time."""
+        rel = self.reliability
+        peak_rate = self.card_rate[pool.index] * pool.max_cards
+        while True:
+            yield self.env.timeout(rel.draw_idle_gap() / peak_rate)
+            u = rel.draw_uniform() * pool.max_cards
+            idle = pool.free_cards + pool.spare_cards
+            if u >= idle:
+                continue  # the failing card is busy (jobs draw their own) or not built
+            failed = pool.fail_idle(u / idle)
+            if failed is None:
+                continue
+            rel.idle_failure_count += 1
+            self._repair(pool, failed)
+            if self.check_invariants:
+                self._check_pool(pool)
+
+    # ------------------------------------------------------------------ maintenance
+
+    def _maintenance(self, windows: list[WindowInstance]) -> Generator[simpy.Event, Any, None]:
+        for w in windows:
+            if w.start_h > self.env._now:
+                yield self.env.timeout(w.start_h - self.env._now)
+            self.env.process(self._window(w))
+
+    def _window(self, w: WindowInstance) -> Generator[simpy.Event, Any, None]:
+        pool = self.pools[w.pool]
+        servers = round(w.fraction * pool.online_servers)
+        if servers <= 0:
+            return
+        hold = pool.hold_servers(servers)
+        if w.preempt and hold.pending:
+            # Stop the most recently started jobs of the pool until the hold is complete.
+            for job in reversed([j for j in self.running.values() if j.pool == pool.index]):
+                if not hold.pending:
+                    break
+                self._stop_segment(job)
+                pool.release(job.placement)
+                job.placement = None
+                self._requeue(job)
+        now = self.env._now
+        self.reliability.note_levels(pool, now)
+        if self.check_invariants:
+            self._check_pool(pool)
+        if self.queue or self.requeued:
+            self._schedule()
+        yield self.env.timeout(w.end_h - now)
+        pool.release_hold(hold)
+        self.reliability.note_levels(pool, self.env._now)
+        self._capacity_changed()
+
+    def _check_pool(self, pool: Pool) -> None:
+        """Pool bookkeeping and card conservation (tests only; O(running jobs))."""
+        pool.check()
+        busy = sum(j.cards for j in self.running.values() if j.pool == pool.index)
+        assert busy == pool.busy_cards, (
+            f"pool {pool.name}: running jobs hold {busy} cards but online - free - spare - "
+            f"repair - maintenance = {pool.busy_cards}"
+        )
 
     def _reject(self, decision: Start, reason: str) -> None:
         raise PolicyError(
@@ -496,10 +707,15 @@ class Engine:
 
     def _record(self, job: TrainingJob, state: int) -> None:
         self.state_counts[state] += 1
+        speed = self.pools[job.pool].speed if job.pool >= 0 else 1.0
         if job.job_class < 0:
             name = self.scenario.workload.campaigns[-1 - job.job_class].name
-            self.campaign_times[name] = (job.submit, job.end)
-        speed = self.pools[job.pool].speed if job.pool >= 0 else 1.0
+            # Failure-free time to train: the same first start, then the whole work with
+            # the checkpoint writes of its last interval and no interruption.
+            compute = job.work / (job.cards * speed)
+            writes = checkpoints_in(compute, job.checkpoint_h) if job.checkpoint_h else 0
+            ideal = job.start + compute + writes * job.write_h
+            self.campaign_times[name] = (job.submit, job.end, ideal)
         self.recorder.record(
             (
                 job.id,
@@ -516,6 +732,7 @@ class Engine:
                 job.work * job.estimate_factor / (job.cards * speed),
                 job.run_start,
                 job.stops,
+                job.failures,
                 job.lost_work,
             )
         )
@@ -534,8 +751,19 @@ class Engine:
         now = self.env.now
         self._queue_area += (len(self.queue) + len(self.requeued)) * (now - self._queue_since)
         self._queue_since = now
+        rel = self.reliability
         for job in self.running.values():
+            if self.resilient:
+                # Restart and completed checkpoint writes of the open segment.
+                elapsed = now - job.run_start
+                restart = min(elapsed, job.overhead_h)
+                into = elapsed - restart
+                step = job.checkpoint_h + job.write_h
+                done = min(job.seg_writes, math.floor(into / step)) if job.checkpoint_h else 0
+                rel.add_loss(job.pool, job.cards, RESTART, restart)
+                rel.add_loss(job.pool, job.cards, CHECKPOINT, done * job.write_h)
             self._record(job, STATE_RUNNING)
+        rel.close(now)
         for job in self.requeued.values():
             self.recorder.requeued_wait(job.cards, job.end, now)
             job.end = float("nan")

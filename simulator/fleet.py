@@ -17,8 +17,14 @@ a pod (``require``), or anywhere (``ignore``); the remainder ``cards % cards_per
 is placed like a small job. Allocation and release cost O(1) Python operations per pod
 touched; whole-server lists move with C-level slicing.
 
+Servers can be online yet neither free nor busy: kept as hot spares (``spares``), in
+repair (a failed server, or a failed job's cards inside a shared server, held by the
+engine as a :class:`Placement`), or held for maintenance (:class:`Hold`, which takes free
+servers at once and busy ones as their jobs release them).
+
 Invariants (checked by the tests): ``0 <= free_cards <= online_cards``;
-``free_cards == cards_per_server * whole_free + sum(f * len(partial[f]))``.
+``free_cards == cards_per_server * whole_free + sum(f * len(partial[f]))``; and, with the
+jobs' cards, ``online = busy + free + spare + repair + maintenance``.
 """
 
 from __future__ import annotations
@@ -36,6 +42,14 @@ class Placement:
     segments: Segments
     small_server: int
     small_cards: int
+
+
+@dataclass(slots=True)
+class Hold:
+    """Servers held out of service for maintenance: ``taken`` now, ``pending`` to come."""
+
+    pending: int
+    taken: Segments
 
 
 def _low_bit(mask: int) -> int:
@@ -72,6 +86,11 @@ class Pool:
         "pending_retire",
         "on_capacity_change",
         "max_cards",
+        "spares",
+        "spare_fraction",
+        "repair_cards",
+        "maintenance_cards",
+        "pending_holds",
     )
 
     def __init__(
@@ -115,6 +134,11 @@ class Pool:
         self.used_free: dict[int, int] = {}  # server -> free cards, for servers small jobs use
         self.pending_retire = 0
         self.on_capacity_change: Callable[[Pool, int, str], None] | None = None
+        self.spares: list[tuple[int, int]] = []  # hot-spare servers as (pod, server)
+        self.spare_fraction = 0.0
+        self.repair_cards = 0  # cards in repair (the engine holds their placements)
+        self.maintenance_cards = 0  # cards held by maintenance windows
+        self.pending_holds: list[Hold] = []  # holds still waiting for busy servers
 
     # ------------------------------------------------------------------ capacity
 
@@ -256,6 +280,8 @@ class Pool:
             self._release_small(placement.small_server, placement.small_cards)
         if self.pending_retire:
             self._retire_free("retirement")
+        if self.pending_holds:
+            self._fill_holds()
 
     def _release_small(self, server: int, k: int) -> None:
         f = self.used_free[server]
@@ -294,6 +320,106 @@ class Pool:
             buckets[new][pod] = None
             self.pod_mask |= 1 << new
 
+    # ------------------------------------------------------------------ out of service
+
+    @property
+    def spare_cards(self) -> int:
+        return len(self.spares) * self.cards_per_server
+
+    @property
+    def spare_target(self) -> int:
+        """Hot-spare servers the pool keeps: ``spare_fraction`` of its online servers."""
+        return int(self.spare_fraction * self.online_servers)
+
+    def fill_spares(self) -> None:
+        """Move free whole servers into the hot spares until the target is reached."""
+        want = min(self.spare_target - len(self.spares), self.whole_free)
+        if want > 0:
+            self.free_cards -= want * self.cards_per_server
+            for pod, ids in self._allocate_whole(want):
+                self.spares.extend((pod, i) for i in ids)
+
+    def take_spare(self) -> tuple[int, int] | None:
+        """A hot-spare server (pod, server) for a job that lost one, or None."""
+        return self.spares.pop() if self.spares else None
+
+    def split_failed(self, placement: Placement) -> tuple[Placement, Placement]:
+        """Split a job's placement into the failed part and the rest.
+
+        The failed part is the job's first whole server, or, for a job inside one server,
+        its cards there.
+        """
+        if not placement.segments:
+            return placement, Placement([], -1, 0)
+        (pod, ids), *others = placement.segments
+        failed = Placement([(pod, ids[:1])], -1, 0)
+        rest_segments = ([(pod, ids[1:])] if len(ids) > 1 else []) + others
+        return failed, Placement(rest_segments, placement.small_server, placement.small_cards)
+
+    def start_repair(self, failed: Placement) -> None:
+        """Count a failed part (already allocated) as in repair."""
+        self.repair_cards += _cards_of(failed, self.cards_per_server)
+
+    def fail_idle(self, u: float) -> Placement | None:
+        """An idle card fails: ``u`` uniform in [0, 1) picks it among free and spare cards.
+
+        A card of a fully free server or of a spare takes its whole server into repair;
+        a free card of a shared server goes into repair alone. Returns the placement now
+        in repair (None when there is no idle card).
+        """
+        idle = self.free_cards + self.spare_cards
+        if idle <= 0:
+            return None
+        x = u * idle
+        cps = self.cards_per_server
+        if x < self.whole_free * cps:
+            self.free_cards -= cps
+            failed = Placement(self._allocate_whole(1), -1, 0)
+        elif x < self.free_cards:
+            self.free_cards -= 1
+            failed = Placement([], self._allocate_small(1), 1)
+        else:
+            pod, server = self.spares.pop(int((x - self.free_cards) // cps) % len(self.spares))
+            failed = Placement([(pod, [server])], -1, 0)
+        self.start_repair(failed)
+        return failed
+
+    def end_repair(self, repaired: Placement) -> None:
+        """A repaired part returns: to the hot spares when they are short, else free."""
+        self.repair_cards -= _cards_of(repaired, self.cards_per_server)
+        if not repaired.small_cards and len(self.spares) < self.spare_target:
+            for pod, ids in repaired.segments:
+                self.spares.extend((pod, i) for i in ids)
+            return
+        self.release(repaired)
+
+    def hold_servers(self, n: int) -> Hold:
+        """Hold ``n`` servers for maintenance: free ones now, the rest as jobs release them."""
+        hold = Hold(n, [])
+        self.pending_holds.append(hold)
+        self._fill_holds()
+        return hold
+
+    def _fill_holds(self) -> None:
+        cps = self.cards_per_server
+        while self.pending_holds and self.whole_free:
+            hold = self.pending_holds[0]
+            take = min(hold.pending, self.whole_free)
+            self.free_cards -= take * cps
+            self.maintenance_cards += take * cps
+            hold.taken.extend(self._allocate_whole(take))
+            hold.pending -= take
+            if not hold.pending:
+                self.pending_holds.pop(0)
+
+    def release_hold(self, hold: Hold) -> None:
+        """End a maintenance hold: its servers come back free; nothing more is taken."""
+        if hold in self.pending_holds:
+            self.pending_holds.remove(hold)
+        taken, hold.taken, hold.pending = hold.taken, [], 0
+        self.maintenance_cards -= sum(len(ids) for _, ids in taken) * self.cards_per_server
+        self.release(Placement(taken, -1, 0))
+
     # ------------------------------------------------------------------ checks
 
     def check(self) -> None:
@@ -315,4 +441,16 @@ class Pool:
 
     @property
     def busy_cards(self) -> int:
-        return self.online_cards - self.free_cards
+        """Cards running jobs: online minus free, spare, in repair and in maintenance."""
+        return (
+            self.online_cards
+            - self.free_cards
+            - self.spare_cards
+            - self.repair_cards
+            - self.maintenance_cards
+        )
+
+
+def _cards_of(placement: Placement, cards_per_server: int) -> int:
+    whole = sum(len(ids) for _, ids in placement.segments)
+    return whole * cards_per_server + placement.small_cards

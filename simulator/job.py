@@ -39,6 +39,10 @@ class TrainingJob:
         "restart_h",
         "stops",
         "lost_work",
+        "interval_spec",
+        "write_h",
+        "seg_writes",
+        "failures",
     )
 
     def __init__(
@@ -72,10 +76,14 @@ class TrainingJob:
         self.run_start = float("nan")  # start of the current run segment
         self.end_event: Any = None  # the pending end of the current segment
         self.overhead_h = 0.0  # restart cost paid at the start of the next segment, hours
-        self.checkpoint_h = 0.0  # hours of progress between checkpoints (0: none)
-        self.restart_h = 0.0  # restart cost charged after a preemption, hours
-        self.stops = 0  # times the job was preempted
-        self.lost_work = 0.0  # work redone because of preemptions, reference-card-hours
+        self.checkpoint_h = 0.0  # hours of computation between checkpoints, this segment
+        self.restart_h = 0.0  # restart cost charged after an interruption, hours
+        self.stops = 0  # times the job was stopped (preempted, interrupted, maintenance)
+        self.lost_work = 0.0  # work redone after stops, reference-card-hours
+        self.interval_spec = 0.0  # the class's interval: hours, -1 for Young/Daly, 0 none
+        self.write_h = 0.0  # hours a checkpoint write blocks the job
+        self.seg_writes = 0  # checkpoint writes planned in the current segment
+        self.failures = 0  # stops caused by failures
 
     def runtime_on(self, speed: float) -> float:
         """Hours this job runs on cards of relative speed ``speed``."""

@@ -20,10 +20,22 @@ starting, at or after ``warmup_days``):
 * **Little's law**: ``little_L`` is the time-average number of queued jobs measured by
   the engine while it ran; ``little_lambda_W`` = (sum over jobs of min(start, H) -
   submit) / H from the records; the two must agree in every run.
+* **out of service**: cards in repair, in maintenance and kept as hot spares per pool
+  and bin (``repair_cards``, ``maintenance_cards``, ``spare_cards``); ``idle_cards`` =
+  online - busy - repair - maintenance (spares are idle). Means after warm-up in the
+  summary (``repair_cards_mean`` ...).
+* **goodput** = useful card-hours / busy card-hours, where lost = busy - useful is split
+  by cause: ``rework`` (computation since the last checkpoint, redone after a stop),
+  ``restart`` (restart overhead) and ``checkpoint`` (checkpoint writes); overall, by
+  ``centre`` and by gang-size ``size`` class, over the whole run. ``interruptions`` counts
+  stops caused by failures; ``interruptions_per_job`` divides by the jobs that started.
+* **campaigns**: ``campaign_days`` is submit to finish; ``campaign_days_failure_free`` is
+  the same first start plus the campaign's computation and checkpoint writes with no
+  interruption (the time to train had nothing failed).
 * **energy** = (busy cards + idle cards x idle fraction) x power per card x PUE x
-  hours, in MWh, where power per card is the all-in figure when the card type gives one
-  (server, network and storage share) and the board power otherwise; **cost** = energy
-  x price per kWh.
+  hours (cards in repair or maintenance draw nothing), in MWh, where power per card is
+  the all-in figure when the card type gives one (server, network and storage share)
+  and the board power otherwise; **cost** = energy x price per kWh.
 """
 
 from __future__ import annotations
@@ -43,6 +55,7 @@ from simulator.recorder import (
     hist_edges,
     hist_quantile,
 )
+from simulator.reliability import CAUSES
 from simulator.scenario.schema import SIZE_CLASSES, Scenario
 from simulator.workload import class_names, tenant_names
 
@@ -76,9 +89,11 @@ def utilisation_table(raw: RawRun) -> pd.DataFrame:
     width = ends - starts
     dates = bin_dates(sc, starts)
     frames = []
+    repair, maintenance, spare = (rec.out_of_service[k] for k in range(3))
     for pool in raw.pools:
         busy = rec.busy[pool.index, :n]
         on = online[pool.index, :n]
+        out = repair[pool.index, :n] + maintenance[pool.index, :n]
         with np.errstate(invalid="ignore", divide="ignore"):
             util = np.where(on > 0, busy / on, np.nan)
         frames.append(
@@ -95,6 +110,11 @@ def utilisation_table(raw: RawRun) -> pd.DataFrame:
                     "busy_card_h": busy,
                     "online_card_h": on,
                     "utilisation": util,
+                    "idle_cards": (on - busy - out) / width,
+                    "repair_cards": repair[pool.index, :n] / width,
+                    "maintenance_cards": maintenance[pool.index, :n] / width,
+                    "spare_cards": spare[pool.index, :n] / width,
+                    "out_of_service_card_h": out,
                     "fragmented_cards": rec.fragmented[pool.index, :n],
                 }
             )
@@ -186,6 +206,7 @@ def jobs_frame(cols: Chunk, sc: Scenario, pools: list[Pool]) -> pd.DataFrame:
             "state": np.array(STATE_NAMES, dtype=object)[cols["state"].astype(np.int64)],
             "last_start_h": cols["last_start_h"],
             "preemptions": cols["preemptions"].astype(np.int64),
+            "failures": cols["failures"].astype(np.int64),
             "lost_work_ref_card_h": cols["lost_work_ref_card_h"],
             "campaign": campaign,
         }
@@ -223,7 +244,7 @@ def energy_table(raw: RawRun, utilisation: pd.DataFrame) -> pd.DataFrame:
     idle = {c.name: c.idle_power_fraction for c in sc.card_types}
     pue = {c.name: c.pue for c in sc.centres}
     u = utilisation
-    idle_card_h = u["online_card_h"] - u["busy_card_h"]
+    idle_card_h = u["online_card_h"] - u["busy_card_h"] - u["out_of_service_card_h"]
     watts = u["card_type"].map(power_w)
     it_wh = (u["busy_card_h"] + idle_card_h * u["card_type"].map(idle)) * watts
     frame = pd.DataFrame(
@@ -322,10 +343,48 @@ def summary(raw: RawRun, utilisation: pd.DataFrame, energy: pd.DataFrame) -> dic
         out[f"energy_mwh[centre={centre!s}]"] = float(g["energy_mwh"].sum())
     for year, g in energy.groupby("year"):
         out[f"energy_mwh[year={year!s}]"] = float(g["energy_mwh"].sum())
-    # Campaigns: time to train (submit to finish), days.
-    for name, rec_row in raw.extra.get("campaigns", {}).items():
-        submit, end = rec_row
+    # Campaigns: time to train (submit to finish), days; and had nothing failed.
+    for name, (submit, end, ideal) in raw.extra.get("campaigns", {}).items():
         out[f"campaign_days[name={name}]"] = (end - submit) / 24.0
+        out[f"campaign_days_failure_free[name={name}]"] = (ideal - submit) / 24.0
+    out.update(reliability_summary(raw, utilisation))
+    return out
+
+
+def reliability_summary(raw: RawRun, utilisation: pd.DataFrame) -> dict[str, float]:
+    """Goodput, lost card-hours by cause, interruptions and out-of-service cards."""
+    rec = raw.recorder
+    rel = raw.extra.get("reliability")
+    out: dict[str, float] = {}
+    u = utilisation[utilisation["bin_start_h"] >= raw.scenario.warmup_h]
+    width = float((u["bin_end_h"] - u["bin_start_h"]).groupby(u["pool"]).sum().max() or 0.0)
+    for col in ("repair_cards", "maintenance_cards", "spare_cards"):
+        card_h = (u[col] * (u["bin_end_h"] - u["bin_start_h"])).sum()
+        out[f"{col}_mean"] = float(card_h / width) if width else float("nan")
+    if rel is None:
+        return out
+    lost = rel.lost  # (pool, size class, cause)
+    busy = rec.busy_by_size  # (pool, size class)
+    out["goodput"] = _ratio(busy.sum() - lost.sum(), busy.sum())
+    for k, cause in enumerate(CAUSES):
+        out[f"lost_card_h[cause={cause}]"] = float(lost[:, :, k].sum())
+    centres = sorted({p.centre for p in raw.pools}, key=[p.centre for p in raw.pools].index)
+    for centre in centres:
+        idx = [p.index for p in raw.pools if p.centre == centre]
+        out[f"goodput[centre={centre}]"] = _ratio(
+            busy[idx].sum() - lost[idx].sum(), busy[idx].sum()
+        )
+    for si, (label, _, _) in enumerate(SIZE_CLASSES):
+        out[f"goodput[size={label}]"] = _ratio(
+            busy[:, si].sum() - lost[:, si].sum(), busy[:, si].sum()
+        )
+        out[f"interruptions_per_job[size={label}]"] = _ratio(
+            rec.failures_by_size[si], rec.started_by_size[si]
+        )
+    out["interruptions"] = float(rel.failures)
+    out["interruptions_per_job"] = _ratio(rec.failures_by_size[-1], rec.started_by_size[-1])
+    out["idle_failures"] = float(rel.idle_failure_count)
+    out["spare_restarts"] = float(rel.spare_restarts)
     return out
 
 

@@ -1,11 +1,14 @@
 """Compact per-job records and the streaming accumulators derived from them.
 
 The engine appends one record per job when it ends (or at the horizon); pending
-records are turned into compact typed numpy columns (62 bytes a job) every
+records are turned into compact typed numpy columns (65 bytes a job) every
 ``chunk_size`` records. Every ``chunk_size`` records the chunk is
 folded, vectorised, into bounded accumulators:
 
-* busy card-hours per pool and time bin (exact interval overlap, not sampling);
+* busy card-hours per pool and time bin (exact interval overlap, not sampling), and per
+  pool and gang-size class;
+* cards in repair, in maintenance and kept as hot spares per pool and time bin (from the
+  intervals the engine reports with :meth:`Recorder.outage`);
 * queued jobs and queued cards per time bin (backlog);
 * log-binned histograms of wait, job completion time and bounded slowdown by gang-size
   class and submit year, with exact sums and counts beside them.
@@ -42,7 +45,7 @@ STATE_NAMES = ("done", "running", "queued")
 
 _SIZE_EDGES = np.array([lo for _, lo, _ in SIZE_CLASSES] + [2**62], dtype=np.int64)
 
-#: Record columns and their compact storage types (62 bytes a job).
+#: Record columns and their compact storage types (65 bytes a job).
 DTYPES: dict[str, type] = {
     "job_id": np.int64,
     "job_class": np.int16,
@@ -58,6 +61,7 @@ DTYPES: dict[str, type] = {
     "estimate_h": np.float64,
     "last_start_h": np.float64,
     "preemptions": np.int16,
+    "failures": np.int16,
     "lost_work_ref_card_h": np.float64,
 }
 COLUMNS = tuple(DTYPES)
@@ -174,6 +178,12 @@ class Recorder:
         # Index n_size / n_years in these arrays means "all sizes" / "all years".
         self.busy = np.zeros((n_pools, self.n_bins + 1))
         self.fragmented = np.zeros((n_pools, self.n_bins + 1))  # one sample per bin
+        # Card-hours in repair / maintenance / kept as spares, per pool and bin.
+        self.out_of_service = np.zeros((3, n_pools, self.n_bins + 1))
+        self.outages: list[tuple[int, int, int, float, float]] = []
+        self.busy_by_size = np.zeros((n_pools, len(SIZE_CLASSES)))
+        self.failures_by_size = np.zeros(len(SIZE_CLASSES) + 1, dtype=np.int64)
+        self.started_by_size = np.zeros(len(SIZE_CLASSES) + 1, dtype=np.int64)
         self.queued_jobs = np.zeros(self.n_bins + 1)
         self.queued_cards = np.zeros(self.n_bins + 1)
         self.wait_hist = np.zeros((n_size + 1, self.n_years + 1, N_BINS), dtype=np.int64)
@@ -193,6 +203,11 @@ class Recorder:
     def segment(self, pool: int, cards: int, start: float, end: float) -> None:
         """A run segment that ended early (preemption): busy time, not a job record."""
         self.segments.append((pool, cards, start, end))
+
+    def outage(self, pool: int, kind: int, cards: int, start: float, end: float) -> None:
+        """``cards`` of ``pool`` were out of service over [start, end): kind 0 repair,
+        1 maintenance, 2 hot spare."""
+        self.outages.append((pool, kind, cards, start, end))
 
     def fragmentation(self, pool: int, time_h: float, cards: int) -> None:
         """A sample of fragmented cards in a pool (zero samples need not be recorded)."""
@@ -215,7 +230,7 @@ class Recorder:
     def flush(self) -> None:
         """Fold the pending records into the accumulators and keep, sink or drop them."""
         if not self.rows:
-            if self.segments or self.requeued:
+            if self.segments or self.requeued or self.outages:
                 self._fold({n: np.zeros(0, dtype=t) for n, t in DTYPES.items()})
             return
         records = np.array(self.rows, dtype=RECORD_DTYPE)
@@ -246,6 +261,20 @@ class Recorder:
             pools, seg_cards, t0, t1 = (np.array(x) for x in zip(*self.segments, strict=True))
             self.segments = []
             self._add_busy(pools.astype(np.int64), seg_cards.astype(float), t0, t1)
+        if self.outages:
+            o_pool, o_kind, o_cards, o0, o1 = (np.array(x) for x in zip(*self.outages, strict=True))
+            self.outages = []
+            for kind in range(3):
+                k = o_kind == kind
+                add_intervals(
+                    self.step_h,
+                    self.n_bins,
+                    self.out_of_service[kind],
+                    o_pool[k].astype(np.int64),
+                    o0[k].astype(float),
+                    o1[k].astype(float),
+                    o_cards[k].astype(float),
+                )
         if self.requeued:
             w_cards, w0, w1 = (np.array(x, dtype=float) for x in zip(*self.requeued, strict=True))
             self.requeued = []
@@ -253,6 +282,12 @@ class Recorder:
         # Backlog: a job is queued over [submit, start) (or to the horizon).
         self._add_queued(cards_f, submit, begin)
         self.preemptions += int(np.sum(c["preemptions"]))
+        size_all = np.searchsorted(_SIZE_EDGES, cards, side="right") - 1
+        failures = c["failures"].astype(np.int64)
+        np.add.at(self.failures_by_size, size_all, failures)
+        np.add.at(self.started_by_size, size_all[started], 1)
+        self.failures_by_size[-1] += int(failures.sum())
+        self.started_by_size[-1] += int(started.sum())
         self.lost_work += float(np.sum(c["lost_work_ref_card_h"]))
         # Statistics by size class and submit year, after warm-up.
         measured = submit >= self.warmup_h
@@ -291,7 +326,10 @@ class Recorder:
         self, pool: np.ndarray, cards: np.ndarray, start: np.ndarray, end: np.ndarray
     ) -> None:
         add_intervals(self.step_h, self.n_bins, self.busy, pool, start, end, cards)
-        self.busy_card_h_total += float(np.sum((end - start) * cards))
+        card_h = (end - start) * cards
+        self.busy_card_h_total += float(np.sum(card_h))
+        size = np.searchsorted(_SIZE_EDGES, cards, side="right") - 1
+        np.add.at(self.busy_by_size, (pool, size), card_h)
 
     def _breakdowns(
         self, size: np.ndarray, year: np.ndarray, mask: np.ndarray

@@ -39,7 +39,15 @@ from simulator.scenario.schema import (
 HOURS_PER_YEAR = 8766.0  # 365.25 days
 CHUNK_H = 168.0  # one week of arrivals per batch
 
-_PURPOSES = {"arrivals": 1, "sizes": 2, "work": 3, "estimates": 4, "tenants": 5}
+_PURPOSES = {
+    "arrivals": 1,
+    "sizes": 2,
+    "work": 3,
+    "estimates": 4,
+    "tenants": 5,
+    "failures": 6,
+    "repairs": 7,
+}
 
 
 def stream(seed: int, replication: int, purpose: str, key: str = "") -> np.random.Generator:

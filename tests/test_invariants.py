@@ -4,12 +4,16 @@ Hypothesis draws scenarios of 1-3 centres with 1-2 pools each (both card types, 
 of 1-8 cards, pods of 1-4 servers), dated build-out phases and retirements, 1-2 job
 classes (gang-size tables, lognormal or exponential work in reference hours or card
 hours, card-type restrictions, daily profiles, estimates), an optional campaign, every
-placement and dispatch option, and horizons of 1-4 days. Each scenario runs with
+placement and dispatch option, optional failures (job interruptions, idle failures,
+repairs, hot spares) and maintenance windows (drained or preempting), and horizons of
+1-4 days. Each scenario runs with
 ``check_invariants=True`` under every policy in ``known_policies()`` (so a policy added
 to the registry is covered without touching this file), and the result tables must
 satisfy:
 
 * cards in use never exceed online cards, per pool, at every event time and per bin;
+  and (the engine's own check after every change) online = busy + free + spare + in
+  repair + in maintenance;
 * every submitted job appears exactly once; its state matches which of start/end are
   NaN (a preempted job may wait again after its first start); no start before submit,
   no end before start, nothing after the horizon; its run segments (recorded from the
@@ -182,7 +186,27 @@ def scenario_overrides(draw: st.DrawFn) -> dict[str, Any]:
             }
         )
     horizon_days = draw(st.sampled_from([1.0, 2.0, 2.5, 4.0]))
+    reliability: dict[str, Any] = {}
+    if draw(st.booleans()):
+        reliability["failures"] = {
+            "rate_per_card_h": draw(st.sampled_from([1e-3, 1e-2])),
+            "repair_h": {"kind": "exponential", "mean": draw(st.floats(0.5, 12.0))},
+            "hot_spare_fraction": draw(st.sampled_from([0.0, 0.25, 0.5])),
+            "idle_failures": draw(st.booleans()),
+        }
+    if draw(st.booleans()):
+        reliability["maintenance"] = [
+            {
+                "centre": "c0",
+                "start": f"{day(0)}T{draw(st.integers(1, 20)):02d}:00:00",
+                "duration_h": draw(st.floats(0.5, 6.0)),
+                "every_days": draw(st.sampled_from([None, 0.5, 1.0])),
+                "fraction": draw(st.sampled_from([0.25, 0.5, 1.0])),
+                "mode": draw(st.sampled_from(["drain", "preempt"])),
+            }
+        ]
     return {
+        **reliability,
         "seed": draw(st.integers(0, 10_000)),
         "horizon_days": horizon_days,
         "warmup_days": draw(st.sampled_from([0.0, 0.5])),
@@ -224,9 +248,14 @@ class RecordingEngine(Engine):
         segment = Segment(job.id, job.pool, job.cards, job.placement, self.env.now)
         self.segments.setdefault(job.id, []).append(segment)
 
-    def _preempt(self, decision: Any) -> None:
-        super()._preempt(decision)
-        self.segments[decision.job.id][-1].t1 = self.env.now
+    def _stop_segment(self, job: Any) -> None:
+        super()._stop_segment(job)  # preemption, failure or maintenance
+        self.segments[job.id][-1].t1 = self.env.now
+
+    def _restart_in_place(self, job: Any, pool: Any) -> None:
+        super()._restart_in_place(job, pool)  # on a hot spare, without queueing
+        segment = Segment(job.id, job.pool, job.cards, job.placement, self.env.now)
+        self.segments[job.id].append(segment)
 
     def closed_segments(self, jobs: pd.DataFrame) -> list[Segment]:
         """All segments, those still open ended at the job's end or at the horizon."""

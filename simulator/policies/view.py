@@ -48,6 +48,9 @@ class SchedulerView:
         self._running = running if running is not None else {}
         self.dispatch = dispatch
         self.new_arrivals: list[TrainingJob] = []
+        # Jobs that stopped running since the previous pass (ended, preempted or
+        # interrupted), in the order they stopped.
+        self.ended: list[TrainingJob] = []
         self.capacity_freed = True
         self.memo: dict[str, Any] = {}
         # Per pool: (estimated end, job id, cards) of running jobs, ascending.

@@ -340,7 +340,10 @@ def _translate(exc: ValidationError, raw: dict[str, Any], file: str) -> Scenario
         value = err.get("input") if has_value else None
         cause = (err.get("ctx") or {}).get("error")
         if isinstance(cause, InvalidReference):
-            key_path, value, has_value, msg = cause.key_path, cause.value, True, str(cause)
+            # A nested model's check names keys relative to that model's location.
+            inner = cause.key_path
+            key_path = f"{key_path}.{inner}" if loc else inner
+            value, has_value, msg = cause.value, True, str(cause)
         if isinstance(value, (dict, list)):
             has_value = False
             value = None

@@ -113,6 +113,13 @@ class Pool(Frozen):
     servers_per_pod: PositiveInt = 32
     phases: list[BuildPhase] = Field(min_length=1)
     retirements: list[Retirement] = Field(default_factory=list)
+    hot_spare_fraction: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        description="Share of the pool's servers kept as hot spares (default: "
+        "failures.hot_spare_fraction).",
+    )
 
     @property
     def max_cards(self) -> int:
@@ -283,7 +290,49 @@ class Tenants(Frozen):
         return self
 
 
-class JobClass(Frozen):
+class Resilience(Frozen):
+    """How a job survives interruptions (failures, preemptions, maintenance).
+
+    ``checkpoint_interval_h`` is hours of computation between checkpoints, or
+    ``young_daly`` for Daly's optimum from ``checkpoint_write_h`` and the job's mean time
+    to interrupt on the pool it runs on (its cards x the card type's failure rate); none
+    means no checkpoints (an interrupted job starts over). Each checkpoint blocks the job
+    for ``checkpoint_write_h``; every restart after an interruption costs
+    ``restart_overhead_h``. See :mod:`simulator.checkpointing`.
+    """
+
+    checkpoint_interval_h: PositiveFloat | Literal["young_daly"] | None = Field(
+        None,
+        description="Hours of computation between checkpoints, 'young_daly', or none.",
+    )
+    checkpoint_write_h: NonNegativeFloat = Field(
+        0.0, description="Hours a checkpoint write blocks the job."
+    )
+    restart_overhead_h: NonNegativeFloat = Field(
+        0.0, description="Hours a job spends restarting after an interruption."
+    )
+
+    @model_validator(mode="after")
+    def _interval_longer_than_write(self) -> Resilience:
+        interval = self.checkpoint_interval_h
+        if interval == "young_daly" and self.checkpoint_write_h <= 0:
+            raise InvalidReference(
+                "checkpoint_interval_h: young_daly needs checkpoint_write_h > 0 (the "
+                "optimum depends on the write cost)",
+                "checkpoint_write_h",
+                self.checkpoint_write_h,
+            )
+        if isinstance(interval, float) and interval < self.checkpoint_write_h:
+            raise InvalidReference(
+                f"checkpoint_interval_h ({interval:g} h) is shorter than checkpoint_write_h "
+                f"({self.checkpoint_write_h:g} h); the interval must be at least the write",
+                "checkpoint_interval_h",
+                interval,
+            )
+        return self
+
+
+class JobClass(Resilience):
     """A stream of similar jobs (e.g. evaluation, fine-tuning, pre-training)."""
 
     name: Name
@@ -296,17 +345,9 @@ class JobClass(Frozen):
     )
     tenants: Tenants = Tenants()
     priority: int = 0
-    checkpoint_interval_h: PositiveFloat | None = Field(
-        None,
-        description="Hours of progress between checkpoints; a preempted job keeps the work "
-        "up to its last checkpoint (none: it loses the interrupted segment).",
-    )
-    restart_overhead_h: NonNegativeFloat = Field(
-        0.0, description="Hours a job spends restarting after a preemption."
-    )
 
 
-class Campaign(Frozen):
+class Campaign(Resilience):
     """One named training run of a given FLOP budget, size and card type at a date."""
 
     name: Name
@@ -318,14 +359,6 @@ class Campaign(Frozen):
     tenant: Name = "frontier"
     priority: int = 10
     estimate_factor: float = Field(1.2, ge=1.0)
-    checkpoint_interval_h: PositiveFloat | None = Field(
-        None,
-        description="Hours of progress between checkpoints; a preempted job keeps the work "
-        "up to its last checkpoint (none: it loses the interrupted segment).",
-    )
-    restart_overhead_h: NonNegativeFloat = Field(
-        0.0, description="Hours a job spends restarting after a preemption."
-    )
 
 
 class TraceReplay(Frozen):
@@ -409,6 +442,60 @@ class PlacementSpec(Frozen):
     pod_locality: Literal["prefer", "require", "ignore"] = "prefer"
 
 
+# --------------------------------------------------------------------------- reliability
+
+
+class FailureSpec(Frozen):
+    """Unexpected interruptions: card failures, repairs and hot spares.
+
+    Each card fails at ``rate_per_card_h`` times its card type's ``failure_rate_factor``,
+    busy or idle. A running job of ``n`` cards is interrupted at ``n`` times that rate;
+    the failed server (for a job's part inside one server: the job's cards there) goes
+    into repair for a time drawn from ``repair_h``; the job restarts at once on a hot
+    spare when its pool has one, otherwise it requeues ahead of never-started jobs.
+    Idle cards fail too (``idle_failures``), taking a free server (or card) into repair.
+    """
+
+    rate_per_card_h: PositiveFloat = Field(
+        description="Unexpected interruptions per card-hour on the reference failure rate."
+    )
+    repair_h: Distribution = Field(description="Hours a failed server is out of service.")
+    hot_spare_fraction: float = Field(
+        0.0, ge=0, lt=1, description="Share of each pool's servers kept as hot spares."
+    )
+    idle_failures: bool = True
+
+
+class MaintenanceWindow(Frozen):
+    """Capacity taken out of service for a window, once or every ``every_days``.
+
+    ``mode``: ``drain`` takes free servers at once and busy ones as their jobs end;
+    ``preempt`` stops running jobs (they keep their checkpointed work and requeue) to
+    take the servers at the window's start.
+    """
+
+    name: Name = "maintenance"
+    centre: Name
+    pool: Name | None = Field(None, description="Pool of the centre (default: all its pools).")
+    start: dt.datetime
+    duration_h: PositiveFloat
+    every_days: PositiveFloat | None = None
+    until: dt.datetime | None = None
+    fraction: float = Field(1.0, gt=0, le=1, description="Share of the servers taken out.")
+    mode: Literal["drain", "preempt"] = "drain"
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> MaintenanceWindow:
+        if self.every_days is not None and self.duration_h >= self.every_days * 24:
+            raise InvalidReference(
+                f"duration_h ({self.duration_h:g}) must be shorter than the period "
+                f"every_days x 24 ({self.every_days * 24:g} h)",
+                "duration_h",
+                self.duration_h,
+            )
+        return self
+
+
 # --------------------------------------------------------------------------- run settings
 
 
@@ -448,6 +535,8 @@ class Scenario(Frozen):
     placement: PlacementSpec = PlacementSpec()
     energy: Energy = Energy()
     output: OutputSpec = OutputSpec()
+    failures: FailureSpec | None = None
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
@@ -506,6 +595,30 @@ class Scenario(Frozen):
         for ki, campaign in enumerate(self.workload.campaigns):
             for t in campaign.card_types:
                 card_type(t, f"workload.campaigns[{ki}].card_types")
+        centres = {c.name: c for c in self.centres}
+        for mi, window in enumerate(self.maintenance):
+            where = f"maintenance[{mi}]"
+            site = centres.get(window.centre)
+            if site is None:
+                raise InvalidReference(
+                    f"'{window.centre}' is not a centre (known: {', '.join(centres)})",
+                    f"{where}.centre",
+                    window.centre,
+                )
+            pools = [p.name for p in site.pools]
+            if window.pool is not None and window.pool not in pools:
+                raise InvalidReference(
+                    f"'{window.pool}' is not a pool of centre '{site.name}' (its pools: "
+                    f"{', '.join(pools)})",
+                    f"{where}.pool",
+                    window.pool,
+                )
+            if window.start.date() < self.start:
+                raise InvalidReference(
+                    f"{where}.start {window.start} is before the scenario start {self.start}",
+                    f"{where}.start",
+                    window.start.isoformat(),
+                )
         return self
 
     # ------------------------------------------------------------------ derived views
@@ -523,7 +636,10 @@ class Scenario(Frozen):
         return self.start + dt.timedelta(days=self.horizon_days)
 
     def hours_since_start(self, date: dt.date) -> float:
-        """Hours from the scenario start to midnight of ``date``."""
+        """Hours from the scenario start to midnight of ``date`` (or to a datetime)."""
+        if isinstance(date, dt.datetime):
+            start = dt.datetime.combine(self.start, dt.time())
+            return (date - start).total_seconds() / 3600.0
         return (date - self.start).days * 24.0
 
     def card_type(self, name: str) -> CardType:
