@@ -32,6 +32,10 @@ HEADLINE_METRICS = (
     "bsld_mean",
     "backlog_cards_mean",
     "jobs_waiting_at_horizon",
+    "goodput",
+    "lost_card_h[cause=rework]",
+    "interruptions_per_job",
+    "repair_cards_mean",
     "energy_mwh",
 )
 

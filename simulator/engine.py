@@ -31,9 +31,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from heapq import heappush
 from typing import Any
 
 import simpy
+from simpy.core import NORMAL
 
 from simulator.checkpointing import checkpoints_in, daly_interval
 from simulator.errors import PolicyError, ScenarioError
@@ -48,6 +50,12 @@ from simulator.scenario.schema import Scenario
 from simulator.workload import JobSource, max_value, tenant_names
 
 PROGRESS_EVERY_H = 168.0
+
+
+class _Due(simpy.Event):
+    """A timeout scheduled by :meth:`Engine._timeout` (already triggered when made)."""
+
+
 FRAGMENTATION_LOOKAHEAD = 10_000  # queued jobs whose shapes count for fragmentation
 
 
@@ -79,6 +87,8 @@ class RawRun:
 def build_pools(scenario: Scenario) -> list[Pool]:
     """One :class:`Pool` per scenario pool, in scenario order, with no servers yet."""
     ref = scenario.card_type(scenario.reference_card).effective_tflops
+    failures = scenario.failures
+    default_spares = failures.hot_spare_fraction if failures is not None else 0.0
     pools: list[Pool] = []
     for ci, centre in enumerate(scenario.centres):
         for spec in centre.pools:
@@ -98,6 +108,8 @@ def build_pools(scenario: Scenario) -> list[Pool]:
                     max_cards=spec.max_cards,
                 )
             )
+            fraction = spec.hot_spare_fraction
+            pools[-1].spare_fraction = default_spares if fraction is None else fraction
     return pools
 
 
@@ -114,22 +126,28 @@ def eligible_pools(
         return tuple(p.index for p in pools if not types or p.card_type in types)
 
     def check(
-        where: str, name: str, ids: tuple[int, ...], biggest: float, types: list[str]
+        where: str,
+        name: str,
+        ids: tuple[int, ...],
+        biggest: float,
+        types: list[str],
+        size_key: str = "gang_size",
     ) -> None:
         if not ids:
             raise ScenarioError(
                 f"{name}: no pool has card types {types}, so its jobs can never run",
                 key_path=f"{where}.card_types",
             )
-        room = max(pools[i].max_cards for i in ids)
+        room = max(pools[i].max_usable_cards for i in ids)
         if biggest > room:
             what = "unbounded" if math.isinf(biggest) else f"{biggest:g} cards"
             raise ScenarioError(
                 f"{name}: gang size can reach {what}, but the largest pool it may use "
                 f"({', '.join(pools[i].centre + '/' + pools[i].name for i in ids)}) never has "
-                f"more than {room} cards, so such jobs could never run; lower the gang "
-                f"size (or set gang_size.max) or allow more card types",
-                key_path=f"{where}.gang_size",
+                f"more than {room} cards for jobs (hot spares excluded), so such jobs could "
+                f"never run; lower the gang size (or set gang_size.max) or allow more card "
+                f"types",
+                key_path=f"{where}.{size_key}",
             )
 
     classes: list[tuple[int, ...]] = []
@@ -151,7 +169,8 @@ def eligible_pools(
     campaigns = []
     for k, c in enumerate(scenario.workload.campaigns):
         ids = pools_for(c.card_types)
-        check(f"workload.campaigns[{k}]", f"campaign '{c.name}'", ids, c.cards, c.card_types)
+        where = f"workload.campaigns[{k}]"
+        check(where, f"campaign '{c.name}'", ids, c.cards, c.card_types, "cards")
         campaigns.append(ids)
     return classes, campaigns
 
@@ -237,6 +256,7 @@ class Engine:
         # The plain segment layout (run time plus overhead) holds unless jobs checkpoint,
         # pay restarts, or fail.
         self.resilient = self.resume is not None or self.failures_on
+        self.lone_start = getattr(self.policy, "starts_lone_arrivals", False)
         self.running_ends = self.view.running_ends
         self.check_invariants = check_invariants
         self.horizon_h = scenario.horizon_h
@@ -254,7 +274,7 @@ class Engine:
         self.source = JobSource(
             scenario,
             replication,
-            trace_max_cards=max((self.pools[i].max_cards for i in trace_pools), default=0),
+            trace_max_cards=max((self.pools[i].max_usable_cards for i in trace_pools), default=0),
         )
         self.capacity_events: list[CapacityEvent] = []
         for pool in self.pools:
@@ -369,9 +389,23 @@ class Engine:
         if row is None:
             return
         self._pending = row
-        env = self.env
-        event = env.timeout(max(0.0, row[0] - env._now))
-        event.callbacks.append(self._arrive)
+        self._timeout(max(0.0, row[0] - self.env._now), None, self._arrive)
+
+    def _timeout(
+        self, delay: float, value: Any, callback: Callable[[simpy.Event], None]
+    ) -> simpy.Event:
+        """A SimPy timeout of ``delay`` hours with one callback, built in one step.
+
+        Equivalent to ``env.timeout(delay, value)`` plus ``callbacks.append``, without
+        the generic constructor chain (two timeouts a job make this a hot path).
+        """
+        event = _Due.__new__(_Due)
+        event.env = env = self.env
+        event.callbacks = [callback]
+        event._value = value
+        event._ok = True
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), event))
+        return event
 
     def _arrive(self, _event: simpy.Event) -> None:
         _, jc, cards, work, factor, tenant, priority = self._pending
@@ -385,7 +419,19 @@ class Engine:
             job.interval_spec, job.write_h, job.restart_h = self.resume[jc]
         self._next_id += 1
         queue = self.queue
-        now = self.env._now
+        now = submit
+        if self.lone_start and not queue and not self.requeued:
+            # Nobody waits, and the policy starts a lone arrival wherever the dispatch
+            # rule puts it (``QueuePolicy.starts_lone_arrivals``): skip the pass.
+            view = self.view
+            view.now = now
+            p = view.choose_pool(job)
+            if p is not None:
+                view.ended.clear()
+                view.memo.clear()
+                self._launch(job, p, now)
+                self._next_arrival()
+                return
         self._queue_area += (len(queue) + len(self.requeued)) * (now - self._queue_since)
         self._queue_since = now
         queue[job.id] = job
@@ -434,31 +480,34 @@ class Engine:
                 f"{job.cards} cards do not fit pool {pool.centre}/{pool.name} now "
                 f"({pool.free_cards} of {pool.online_cards} cards free)",
             )
-        env = self.env
-        now = env._now
+        now = self.env._now
         self._queue_area += (len(self.queue) + len(self.requeued)) * (now - self._queue_since)
         self._queue_since = now
         del queue[job.id]
+        if job.stops:
+            self.recorder.requeued_wait(job.cards, job.end, now)  # end: when it stopped
+            job.end = math.nan
+        self._launch(job, p, now)
+
+    def _launch(self, job: TrainingJob, p: int, now: float) -> None:
+        """Start a checked job (out of the queue) on pool ``p`` now."""
+        pool = self.pools[p]
         job.state = RUNNING
         if job.stops == 0:
             job.start = now
-        else:
-            self.recorder.requeued_wait(job.cards, job.end, now)  # end: when it stopped
-            job.end = float("nan")
         job.run_start = now
         job.pool = p
         job.placement = pool.allocate(job.cards)
         self.running[job.id] = job
-        speed = pool.speed
         if self.running_ends is not None:
-            job.sort_key = (now + job.remaining_estimate_on(speed), job.id, job.cards)
+            job.sort_key = (now + job.remaining_estimate_on(pool.speed), job.id, job.cards)
             self.running_ends[p].add(job.sort_key)
         if self.resilient:
             self._begin_segment(job, pool)
         else:
-            end = env.timeout(job.remaining / (job.cards * speed) + job.overhead_h, job)
-            end.callbacks.append(self._finish)
-            job.end_event = end
+            job.end_event = self._timeout(
+                job.remaining / (job.cards * pool.speed) + job.overhead_h, job, self._finish
+            )
         if self.check_invariants:
             assert now >= job.submit, f"job {job.id} starts before it was submitted"
             self._check_pool(pool)
@@ -481,12 +530,9 @@ class Engine:
         duration = job.overhead_h + compute_h + writes * job.write_h
         fail_in = self.reliability.draw_exp() / rate if rate > 0.0 else math.inf
         if fail_in < duration:
-            event = self.env.timeout(fail_in, job)
-            event.callbacks.append(self._fail)
+            job.end_event = self._timeout(fail_in, job, self._fail)
         else:
-            event = self.env.timeout(duration, job)
-            event.callbacks.append(self._finish)
-        job.end_event = event
+            job.end_event = self._timeout(duration, job, self._finish)
 
     def _finish(self, event: simpy.Event) -> None:
         job: TrainingJob = event._value

@@ -327,6 +327,12 @@ class Pool:
         return len(self.spares) * self.cards_per_server
 
     @property
+    def max_usable_cards(self) -> int:
+        """The most cards jobs can ever hold at once: all servers but the hot spares."""
+        servers = self.max_cards // self.cards_per_server
+        return (servers - int(self.spare_fraction * servers)) * self.cards_per_server
+
+    @property
     def spare_target(self) -> int:
         """Hot-spare servers the pool keeps: ``spare_fraction`` of its online servers."""
         return int(self.spare_fraction * self.online_servers)

@@ -71,11 +71,6 @@ class Reliability:
         ]
         self.idle_failures = spec is not None and spec.idle_failures
         self.repair_dist = spec.repair_h if spec is not None else None
-        pool_specs = [p for c in scenario.centres for p in c.pools]
-        default_spare = spec.hot_spare_fraction if spec is not None else 0.0
-        for pool, ps in zip(pools, pool_specs, strict=True):
-            fraction = ps.hot_spare_fraction
-            pool.spare_fraction = default_spare if fraction is None else fraction
         seed = scenario.seed
         self._rng_jobs = stream(seed, replication, "failures", "jobs")
         self._rng_idle = stream(seed, replication, "failures", "idle")

@@ -15,15 +15,19 @@ Tables of a :class:`RunResult`:
     (user estimate of the run time on the pool it ran on, hours), state
     ("done", "running" or "queued" at the horizon), campaign (str, empty for class jobs),
     last_start_h (start of the last run segment; differs from start_h after a
-    preemption), preemptions (int), lost_work_ref_card_h (work redone because of
-    preemptions).
+    stop), preemptions (int: times the job was stopped, by the policy, a failure or a
+    maintenance window), failures (int: of those, stops caused by failures),
+    lost_work_ref_card_h (work redone after stops).
 
 ``utilisation`` (one row per time bin and pool):
     bin_start_h, bin_end_h (float), date (datetime64 of the bin start), centre, pool,
     card_type (str), online_cards (mean cards online over the bin), busy_cards (mean
     cards busy over the bin), busy_card_h, online_card_h (card-hours in the bin),
     utilisation (= busy_card_h / online_card_h; NaN when nothing is online),
-    fragmented_cards (free cards no queued job's shape could use, sampled at the middle
+    idle_cards (online - busy - repair - maintenance; hot spares count as idle),
+    repair_cards, maintenance_cards, spare_cards (mean cards in repair, held for
+    maintenance and kept as hot spares), out_of_service_card_h (repair plus maintenance
+    card-hours in the bin), fragmented_cards (free cards no queued job's shape could use, sampled at the middle
     of the bin).
 
 ``backlog`` (one row per time bin, whole fleet):

@@ -27,7 +27,7 @@ import pytest
 
 from simulator.engine import Engine
 from simulator.fleet import Placement
-from simulator.policies.base import QueuePolicy, Start
+from simulator.policies.base import QueuePolicy
 from simulator.results import RunResult
 from simulator.run import to_result
 from simulator.scenario import Scenario, validate_mapping
@@ -176,9 +176,8 @@ class ListEngine(Engine):
         self.source = _ListSource(jobs)
         self.placements: dict[int, tuple[int, Placement]] = {}
 
-    def _start(self, decision: Start) -> None:
-        super()._start(decision)
-        job = decision.job
+    def _launch(self, job: Any, p: int, now: float) -> None:
+        super()._launch(job, p, now)  # every start, with or without a scheduling pass
         self.placements[job.id] = (job.pool, job.placement)
 
 

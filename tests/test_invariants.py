@@ -108,8 +108,12 @@ def valid_retirements(
     return kept
 
 
-def pool_max_cards(pool: dict[str, Any]) -> int:
-    return sum(p["servers"] for p in pool["phases"]) * pool["cards_per_server"]
+def pool_max_cards(pool: dict[str, Any], spares: float = 0.0) -> int:
+    """The most cards jobs can hold: all servers but the hot spares (the pool's own
+    ``hot_spare_fraction`` or ``spares``)."""
+    servers = sum(p["servers"] for p in pool["phases"])
+    fraction = pool.get("hot_spare_fraction", spares)
+    return (servers - int(fraction * servers)) * pool["cards_per_server"]
 
 
 @st.composite
@@ -129,11 +133,13 @@ def work_specs(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def job_classes(draw: st.DrawFn, name: str, all_pools: list[dict[str, Any]]) -> dict[str, Any]:
+def job_classes(
+    draw: st.DrawFn, name: str, all_pools: list[dict[str, Any]], spares: float
+) -> dict[str, Any]:
     present = sorted({p["card_type"] for p in all_pools})
     restrict = draw(st.sampled_from([[]] + [[t] for t in present]))
     eligible = [p for p in all_pools if not restrict or p["card_type"] in restrict]
-    room = max(pool_max_cards(p) for p in eligible)
+    room = max(pool_max_cards(p, spares) for p in eligible)
     sizes = sorted(set(draw(st.lists(st.integers(1, room), min_size=1, max_size=4))))
     factor_min = draw(st.floats(1.0, 1.5))
     spec: dict[str, Any] = {
@@ -165,15 +171,21 @@ def scenario_overrides(draw: st.DrawFn) -> dict[str, Any]:
     """Keys to merge into ``sim.scenario_dict`` (everything but the policy)."""
     centres = []
     all_pools: list[dict[str, Any]] = []
+    failures = draw(st.booleans())
+    spares = draw(st.sampled_from([0.0, 0.25, 0.5])) if failures else 0.0
     for c in range(draw(st.integers(1, 3))):
         ps = [draw(pools(f"p{c}{k}")) for k in range(draw(st.integers(1, 2)))]
+        for pool in ps:
+            if failures and draw(st.booleans()):
+                pool["hot_spare_fraction"] = draw(st.sampled_from([0.0, 0.25]))
         all_pools += ps
         centres.append({"name": f"c{c}", "pue": 1.3, "pools": ps})
-    classes = [draw(job_classes(f"class{i}", all_pools)) for i in range(draw(st.integers(1, 2)))]
+    n_classes = draw(st.integers(1, 2))
+    classes = [draw(job_classes(f"class{i}", all_pools, spares)) for i in range(n_classes)]
     campaigns = []
     if draw(st.booleans()):
         pool = draw(st.sampled_from(all_pools))
-        cards = draw(st.integers(1, pool_max_cards(pool)))
+        cards = draw(st.integers(1, max(1, pool_max_cards(pool, spares))))
         hours = draw(st.floats(1.0, 30.0))
         campaigns.append(
             {
@@ -187,11 +199,11 @@ def scenario_overrides(draw: st.DrawFn) -> dict[str, Any]:
         )
     horizon_days = draw(st.sampled_from([1.0, 2.0, 2.5, 4.0]))
     reliability: dict[str, Any] = {}
-    if draw(st.booleans()):
+    if failures:
         reliability["failures"] = {
             "rate_per_card_h": draw(st.sampled_from([1e-3, 1e-2])),
             "repair_h": {"kind": "exponential", "mean": draw(st.floats(0.5, 12.0))},
-            "hot_spare_fraction": draw(st.sampled_from([0.0, 0.25, 0.5])),
+            "hot_spare_fraction": spares,
             "idle_failures": draw(st.booleans()),
         }
     if draw(st.booleans()):
@@ -242,9 +254,8 @@ class RecordingEngine(Engine):
         super().__init__(*args, **kwargs)
         self.segments: dict[int, list[Segment]] = {}
 
-    def _start(self, decision: Any) -> None:
-        super()._start(decision)
-        job = decision.job
+    def _launch(self, job: Any, p: int, now: float) -> None:
+        super()._launch(job, p, now)  # every start, with or without a scheduling pass
         segment = Segment(job.id, job.pool, job.cards, job.placement, self.env.now)
         self.segments.setdefault(job.id, []).append(segment)
 

@@ -11,7 +11,9 @@ A dispatch rule (``register_dispatch``) chooses among the pools where a job coul
 queue policies call it through ``view.choose_pool(job)``.
 
 A user's own policy is a Python file that imports :func:`register_policy` and decorates a
-dataclass; the scenario names the file in ``policy.module``.
+dataclass; the scenario names the file in ``policy.module``. An installed package
+registers its policies through entry points (:mod:`simulator.policies.plugins`), which
+the registry loads the first time it is used.
 """
 
 from __future__ import annotations
@@ -58,10 +60,16 @@ class QueuePolicy:
         needs_estimated_ends: the engine keeps, per pool, the running jobs ordered by
             their user-estimated end (``view.running_by_estimated_end``); backfilling
             policies need it, others save its cost.
+        starts_lone_arrivals: a promise that, when a job arrives and nobody else is
+            queued, the policy would start it at once on ``view.choose_pool``'s pool
+            whenever that finds one, and that it keeps no state about the jobs it
+            starts (nothing but ``view.memo``). The engine then starts such a job
+            without a scheduling pass, and empties ``view.memo`` and ``view.ended``.
     """
 
     name: ClassVar[str] = ""
     needs_estimated_ends: ClassVar[bool] = False
+    starts_lone_arrivals: ClassVar[bool] = False
 
     def decide(self, view: SchedulerView) -> Iterator[Start | Preempt]:
         raise NotImplementedError
@@ -217,7 +225,17 @@ def load_policy_module(path: str | Path) -> None:
         raise PolicyError(f"policy module {path} failed to import: {exc!r}") from exc
 
 
+_entry_points_loaded = False  # whether the installed packages' policies are registered
+
+
 def _load_builtins() -> None:
+    """Register the built-in policies and, once per process, those of installed packages
+    (the entry points of ``simulator.policies.plugins.ENTRY_POINT_GROUP``).
+
+    Raises:
+        PolicyError: an entry point failed to import (the next call tries again).
+    """
+    global _entry_points_loaded
     # Importing the modules runs their @register_* decorators.
     from simulator.policies import (  # noqa: F401
         conservative_backfill,
@@ -226,7 +244,16 @@ def _load_builtins() -> None:
         fair_share,
         fifo,
         las,
+        plugins,
         priority,
         quota,
         sjf,
     )
+
+    if not _entry_points_loaded:
+        _entry_points_loaded = True  # set first: a package's module may ask the registry
+        try:
+            plugins.load_entry_point_policies()
+        except BaseException:
+            _entry_points_loaded = False
+            raise

@@ -62,6 +62,7 @@ class EasyBackfill(QueuePolicy):
 
     lookahead: int = 1000
     needs_estimated_ends = True
+    starts_lone_arrivals = True
 
     def __post_init__(self) -> None:
         if self.lookahead < 1:

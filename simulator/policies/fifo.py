@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 class Fifo(QueuePolicy):
     """Start queued jobs in submit order until the first one that cannot start."""
 
+    starts_lone_arrivals = True
+
     def decide(self, view: SchedulerView) -> Iterator[Start]:
         while True:
             head = view.head()
