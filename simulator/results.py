@@ -27,8 +27,8 @@ Tables of a :class:`RunResult`:
     idle_cards (online - busy - repair - maintenance; hot spares count as idle),
     repair_cards, maintenance_cards, spare_cards (mean cards in repair, held for
     maintenance and kept as hot spares), out_of_service_card_h (repair plus maintenance
-    card-hours in the bin), fragmented_cards (free cards no queued job's shape could use, sampled at the middle
-    of the bin).
+    card-hours in the bin), fragmented_cards (free cards no queued job's shape could
+    use, sampled at the middle of the bin).
 
 ``backlog`` (one row per time bin, whole fleet):
     bin_start_h, bin_end_h, date, queued_jobs (mean number waiting over the bin),
