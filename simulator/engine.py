@@ -257,6 +257,9 @@ class Engine:
         # pay restarts, or fail.
         self.resilient = self.resume is not None or self.failures_on
         self.lone_start = getattr(self.policy, "starts_lone_arrivals", False)
+        # Policies that override ``next_pass_h`` get a pass at the time they ask for.
+        self.timed_passes = type(self.policy).next_pass_h is not QueuePolicy.next_pass_h
+        self._wake_at: float | None = None
         self.running_ends = self.view.running_ends
         self.check_invariants = check_invariants
         self.horizon_h = scenario.horizon_h
@@ -463,6 +466,27 @@ class Engine:
         view.new_arrivals.clear()
         view.ended.clear()
         view.capacity_freed = False
+        if self.timed_passes:
+            self._plan_wake(self.policy.next_pass_h(view))
+
+    def _plan_wake(self, at: float | None) -> None:
+        """Run a pass at ``at`` (hours), as the policy asked, unless one comes sooner."""
+        now = self.env._now
+        if at is None or not at > now or at >= self.horizon_h:
+            return
+        if self._wake_at is not None and self._wake_at <= at:
+            return
+        self._wake_at = at
+        self._timeout(at - now, at, self._wake)
+
+    def _wake(self, event: simpy.Event) -> None:
+        if event._value != self._wake_at:
+            return  # superseded by an earlier wake
+        self._wake_at = None
+        view = self.view
+        view.capacity_freed = True  # a timed pass reconsiders the whole queue
+        if self.queue or self.requeued or self.running:
+            self._schedule()
 
     def _start(self, decision: Start) -> None:
         job, p = decision.job, decision.pool
@@ -649,7 +673,7 @@ class Engine:
         failed, rest = pool.split_failed(job.placement)
         pool.start_repair(failed)
         self._repair(pool, failed)
-        spare = pool.take_spare() if rest.segments else None
+        spare = pool.take_spare() if failed.segments else None
         if spare is not None:
             rest.segments.append((spare[0], [spare[1]]))
             job.placement = rest

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -1310,3 +1310,250 @@ def _timeline_rows(jobs: pd.DataFrame, top: int) -> pd.DataFrame:
     order = ["cards", "work_ref_card_h"] if "work_ref_card_h" in jobs.columns else ["cards"]
     others = jobs[~is_campaign].sort_values(order, ascending=False).head(top - len(campaigns))
     return pd.concat([campaigns, others.sort_values("submit_h")])
+
+
+# --------------------------------------------------------------------------- failures
+
+# Labels and units of the reliability metrics (simulator.metrics.reliability_summary).
+_METRIC_BASES.update(
+    {
+        "goodput": ("Goodput (useful / busy card-hours)", "%"),
+        "lost_card_h": ("Lost card-hours", "card-h"),
+        "interruptions": ("Interruptions by failures", "jobs"),
+        "interruptions_per_job": ("Interruptions per started job", ""),
+        "idle_failures": ("Failures of idle cards", ""),
+        "spare_restarts": ("Restarts on a hot spare", ""),
+        "repair_cards_mean": ("Cards in repair, time average", "cards"),
+        "maintenance_cards_mean": ("Cards in maintenance, time average", "cards"),
+        "spare_cards_mean": ("Cards kept as hot spares, time average", "cards"),
+        "campaign_days_failure_free": ("Campaign time to train had nothing failed", "d"),
+    }
+)
+
+#: Causes of lost card-hours, in the order :mod:`simulator.reliability` counts them.
+LOSS_CAUSES: tuple[tuple[str, str], ...] = (
+    ("rework", "rework\n(since the last\ncheckpoint)"),
+    ("restart", "restart\noverhead"),
+    ("checkpoint", "checkpoint\nwrites"),
+)
+
+
+def _metric_stats(summary: Mapping[str, Any], key: str) -> tuple[float, float, float]:
+    """Mean and interval ends of a metric from a flat summary (``RunResult.summary``) or
+    from ``summary.json`` (``{"metrics": {key: {"mean", "ci_low", "ci_high"}}}``); NaN
+    when absent (interval ends NaN when the summary holds no interval)."""
+    metrics = summary.get("metrics", summary)
+    entry = metrics.get(key) if isinstance(metrics, Mapping) else None
+    nan = float("nan")
+    if isinstance(entry, Mapping):
+
+        def number(name: str) -> float:
+            value = entry.get(name)
+            return float(value) if isinstance(value, (int, float)) else nan
+
+        return number("mean"), number("ci_low"), number("ci_high")
+    if isinstance(entry, (int, float)):
+        return float(entry), nan, nan
+    return nan, nan, nan
+
+
+def run_has_failures(summary: Mapping[str, Any]) -> bool:
+    """Whether a run's summary records any interruption, lost card-hour or card out of
+    service (failures, repairs, checkpoint costs or maintenance)."""
+    keys = ["interruptions", "idle_failures", "repair_cards_mean", "maintenance_cards_mean"]
+    keys += [f"lost_card_h[cause={cause}]" for cause, _ in LOSS_CAUSES]
+    values = [_metric_stats(summary, key)[0] for key in keys]
+    return any(math.isfinite(v) and v > 0 for v in values)
+
+
+def plot_failures(
+    summary: Mapping[str, Any],
+    utilisation: pd.DataFrame | None = None,
+    *,
+    warmup_h: float = 0.0,
+    where: str | None = None,
+) -> Axes:
+    """Lost card-hours by cause, and cards in repair and maintenance over time per centre.
+
+    Left: the card-hours that running jobs lost to each cause (``lost_card_h[cause=..]``:
+    computation redone after a stop, restart overhead, checkpoint writes), with the
+    summary's confidence intervals as whiskers when it has them, each bar labelled with
+    its share of the busy card-hours; the title gives the goodput (useful / busy
+    card-hours). Right (when ``utilisation`` is given): cards in repair (solid) and in
+    maintenance (dashed) per centre and time bin, the mean over replications with their
+    range as a band. A run without failures, checkpoint costs or maintenance says so.
+
+    Args:
+        summary: a run's summary, flat (``RunResult.summary``) or as in ``summary.json``
+            (``{"metrics": {key: {"mean", "ci_low", "ci_high", ...}}}``).
+        utilisation: the ``utilisation`` table (with ``repair_cards`` and
+            ``maintenance_cards``), or ``None`` for the left panel alone.
+        warmup_h: length of the warm-up, shaded on the right panel (hours).
+        where: place or scenario named in the titles.
+
+    Returns:
+        The left axes (its figure holds both panels).
+    """
+    panels = utilisation is not None
+    fig = Figure(figsize=(12.0, 4.8) if panels else (7.0, 4.8), layout="constrained")
+    if panels:
+        ax, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.7]})
+    else:
+        ax, right = fig.add_subplot(), None
+    fig.suptitle(
+        _title("Failures, repairs and lost card-hours", where),
+        x=0.01,
+        ha="left",
+        fontsize=TITLE_SIZE,
+    )
+    goodput, g_low, g_high = _metric_stats(summary, "goodput")
+    what = "Lost card-hours by cause"
+    if math.isfinite(goodput):
+        what += f"\ngoodput {100 * goodput:.1f} %"
+        if math.isfinite(g_low) and math.isfinite(g_high) and g_high > g_low:
+            what += f" ({100 * g_low:.1f}-{100 * g_high:.1f})"
+    _decorate(ax, what, "Cause", "Lost card-hours", grid="y")
+    ax.title.set_fontsize(TITLE_SIZE - 2)
+    stats = [_metric_stats(summary, f"lost_card_h[cause={c}]") for c, _ in LOSS_CAUSES]
+    means = np.array([s[0] for s in stats], dtype=float)
+    if not run_has_failures(summary):
+        _no_data(ax, "no failures, checkpoint costs\nor maintenance in this run")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if right is not None:
+            right.set_axis_off()
+        return ax
+    values = np.nan_to_num(means)
+    lows = np.array([s[1] for s in stats], dtype=float)
+    highs = np.array([s[2] for s in stats], dtype=float)
+    err = np.vstack(
+        [
+            np.where(np.isfinite(lows), np.clip(values - lows, 0, None), 0.0),
+            np.where(np.isfinite(highs), np.clip(highs - values, 0, None), 0.0),
+        ]
+    )
+    x = np.arange(len(LOSS_CAUSES))
+    bars = ax.bar(
+        x,
+        values,
+        width=0.65,
+        yerr=err if np.any(err > 0) else None,
+        capsize=4,
+        color=[_colour(i) for i in (3, 1, 0)],
+    )
+    lost = float(values.sum())
+    busy = lost / (1.0 - goodput) if math.isfinite(goodput) and goodput < 1.0 else math.nan
+    if math.isfinite(busy) and busy > 0:
+        labels = [f"{100 * v / busy:.1f} % of busy" for v in values]
+        ax.bar_label(bars, labels, fontsize=NOTE_SIZE, padding=3, color="0.25")
+    ax.set_xticks(x, [label for _, label in LOSS_CAUSES], fontsize=TICK_SIZE - 1)
+    ax.yaxis.set_major_formatter(FuncFormatter(_card_hours))
+    ax.set_ylim(0, max(float(np.max(values + err[1])), 1.0) * 1.45)
+    notes = []
+    if np.any(err > 0):
+        level = summary.get("interval_level")
+        level_text = f"{level:.0%} " if isinstance(level, float) and 0 < level < 1 else ""
+        notes.append(f"whiskers: {level_text}CI across replications")
+    interruptions = _metric_stats(summary, "interruptions")[0]
+    if math.isfinite(interruptions):
+        notes.append(f"{interruptions:,.0f} interruptions by failures")
+    spares = _metric_stats(summary, "spare_restarts")[0]
+    if math.isfinite(spares) and math.isfinite(interruptions) and interruptions > 0:
+        notes.append(f"{spares / interruptions:.0%} restarted on a hot spare")
+    metrics = summary.get("metrics", summary)
+    centres = sorted(k for k in metrics if isinstance(k, str) and k.startswith("goodput[centre="))
+    if len(centres) > 1:
+        for key in centres:
+            value = _metric_stats(summary, key)[0]
+            if math.isfinite(value):
+                notes.append(f"goodput {split_metric(key)[1]['centre']}: {100 * value:.1f} %")
+    if notes:
+        ax.text(
+            0.02,
+            0.98,
+            "\n".join(notes),
+            transform=ax.transAxes,
+            ha="left",
+            va="top",
+            fontsize=NOTE_SIZE,
+            color="0.3",
+        )
+    if right is not None and utilisation is not None:
+        _plot_out_of_service(right, utilisation, warmup_h=warmup_h)
+    return ax
+
+
+def _card_hours(value: float, _pos: object = None) -> str:
+    size = abs(value)
+    if size >= 1e9:
+        return f"{value / 1e9:g} G"
+    if size >= 1e6:
+        return f"{value / 1e6:g} M"
+    if size >= 1e3:
+        return f"{value / 1e3:g} k"
+    return f"{value:g}"
+
+
+def _plot_out_of_service(ax: Axes, utilisation: pd.DataFrame, *, warmup_h: float) -> None:
+    """Cards in repair (solid) and maintenance (dashed) per centre and time bin."""
+    _decorate(ax, "Cards in repair and maintenance, by centre", "Date", "Cards (bin mean)")
+    ax.title.set_fontsize(TITLE_SIZE - 2)
+    kinds = [
+        (c, label, style)
+        for c, label, style in (
+            ("repair_cards", "in repair", "-"),
+            ("maintenance_cards", "in maintenance", "--"),
+        )
+        if c in utilisation.columns
+    ]
+    if utilisation.empty or not kinds:
+        _no_data(ax, "no repair or maintenance records")
+        return
+    rep = ["replication"] if "replication" in utilisation.columns else []
+    columns = [c for c, _, _ in kinds]
+    by_centre = utilisation.groupby(rep + ["date", "centre"], as_index=False, sort=True)[
+        columns
+    ].sum()
+    n_rep = _n_replications(utilisation)
+    handles: list[Line2D | Patch] = []
+    warm = _shade_warmup(ax, _scenario_start(utilisation, "bin_start_h"), warmup_h)
+    if warm is not None:
+        handles.append(warm)
+    centres = list(dict.fromkeys(utilisation["centre"]))
+    for i, centre in enumerate(centres):
+        rows = by_centre[by_centre["centre"] == centre]
+        for column, label, style in kinds:
+            if not (rows[column] > 0).any():
+                continue
+            mean, low, high = _mean_and_range(rows, "date", column)
+            (line,) = ax.plot(
+                mean.index,
+                mean.to_numpy(),
+                color=_colour(i),
+                linestyle=style,
+                lw=1.4,
+                label=f"{centre}: {label}",
+            )
+            handles.append(line)
+            if n_rep > 1:
+                ax.fill_between(
+                    mean.index, low.to_numpy(), high.to_numpy(), color=_colour(i), alpha=0.18
+                )
+    if not any(isinstance(h, Line2D) for h in handles):
+        _no_data(ax, "no card was in repair or maintenance")
+        return
+    if n_rep > 1:
+        handles.append(Patch(color="0.6", alpha=0.35, label=f"range over {n_rep} replications"))
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    _date_axis(ax)
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=LEGEND_SIZE,
+        frameon=False,
+    )
+
+
+__all__ += ["LOSS_CAUSES", "plot_failures", "run_has_failures"]

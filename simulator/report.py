@@ -310,11 +310,24 @@ FIGURE_CAPTIONS: dict[str, str] = {
     ),
 }
 
+#: Figures drawn only when the run has them to show (not listed as missing otherwise):
+#: ``failures`` when the scenario has failures or maintenance windows.
+CONDITIONAL_FIGURE_CAPTIONS: dict[str, str] = {
+    "failures": (
+        "Left: card-hours that running jobs lost to each cause (computation since the last "
+        "checkpoint redone after a stop, restart overhead, checkpoint writes), with each "
+        "cause's share of the busy card-hours; the title gives the goodput (useful / busy "
+        "card-hours). Right: cards in repair (solid) and in maintenance (dashed) per centre "
+        "and time bin, mean over replications with their range shaded."
+    ),
+}
+
 _BAND_NOTE = "shaded band: range (min to max) over replications, not a confidence interval"
 _FIGURE_INTERVALS: dict[str, str | None] = {
     "utilisation_over_time": _BAND_NOTE,
     "backlog": _BAND_NOTE,
     "forest": "whiskers: {level} confidence intervals (Student t)",
+    "failures": "whiskers: {level} confidence intervals (Student t)",
 }
 
 
@@ -323,7 +336,9 @@ def make_report_figures(
 ) -> dict[str, Figure]:
     """Draw every figure the tables allow, keyed as in :data:`FIGURE_CAPTIONS`.
 
-    A figure whose table is absent or empty is left out (the report says so).
+    A figure whose table is absent or empty is left out (the report says so). The
+    ``failures`` figure (:data:`CONDITIONAL_FIGURE_CAPTIONS`) comes last, and only when
+    the scenario has failures or maintenance windows.
 
     Args:
         summary: the summary (for the scenario name and the interval level).
@@ -380,7 +395,12 @@ def make_report_figures(
         drawers["forest"] = lambda: plotting.plot_forest(
             paired, level=_interval_level(summary), where=where
         )
-    return {key: drawers[key]().figure for key in FIGURE_CAPTIONS if key in drawers}
+    figures = {key: drawers[key]().figure for key in FIGURE_CAPTIONS if key in drawers}
+    if scenario.failures is not None or scenario.maintenance:
+        figures["failures"] = plotting.plot_failures(
+            summary, utilisation, warmup_h=scenario.warmup_h, where=where
+        ).figure
+    return figures
 
 
 def _figure_png_base64(figure: Figure) -> str:
@@ -1178,7 +1198,9 @@ def _section_figures(
         elif interval is not None:
             note = interval
         caption_line = plotting.caption_text(name, n, level=level, note=note)
-        what = FIGURE_CAPTIONS.get(key, key.replace("_", " ").capitalize() + ".")
+        what = FIGURE_CAPTIONS.get(key) or CONDITIONAL_FIGURE_CAPTIONS.get(
+            key, key.replace("_", " ").capitalize() + "."
+        )
         title = figure.axes[0].get_title(loc="left") if figure.axes else key
         parts.append(
             f'<figure id="fig-{_e(key)}"><img alt="{_e(title)}" '

@@ -267,7 +267,7 @@ def test_campaign_larger_than_any_pool(tmp_path: Path):
     with pytest.raises(ScenarioError) as info:
         Engine(scenario)
     message = str(info.value)
-    assert info.value.key_path == "workload.campaigns[0].gang_size"
+    assert info.value.key_path == "workload.campaigns[0].cards"
     assert "campaign 'huge'" in message
     assert "32 cards" in message and "could never run" in message
 

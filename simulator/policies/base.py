@@ -74,6 +74,16 @@ class QueuePolicy:
     def decide(self, view: SchedulerView) -> Iterator[Start | Preempt]:
         raise NotImplementedError
 
+    def next_pass_h(self, view: SchedulerView) -> float | None:
+        """When (hours) the policy wants a scheduling pass even if nothing happens.
+
+        Called after every pass by policies that override it. Passes also run on every
+        arrival, job end and capacity change; a timed pass helps decisions that depend
+        on elapsed time alone (a victim reaching a minimum run time, a job crossing a
+        service threshold, a wait passing a spill-over limit). None: no timed pass.
+        """
+        return None
+
 
 class DispatchRule:
     """Base class of dispatch rules: choose one pool among candidates.
