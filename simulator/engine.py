@@ -26,6 +26,7 @@ event per interruption or repair, and one thinned Poisson stream per pool.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import math
 import time
 from collections import OrderedDict
@@ -309,7 +310,13 @@ class Engine:
         self._rows = self._arrival_rows()
         self._next_id = 0
         self._next_arrival()
-        env.run(until=self.horizon_h)
+        # Objects made before the run (modules, the scenario, pools) are set aside from
+        # garbage collection while it runs; the run itself makes no reference cycles.
+        gc.freeze()
+        try:
+            env.run(until=self.horizon_h)
+        finally:
+            gc.unfreeze()
         self._collect()
         return RawRun(
             scenario=self.scenario,
@@ -562,6 +569,7 @@ class Engine:
         job: TrainingJob = event._value
         if job.end_event is not event:
             return  # the segment this event would have ended was stopped
+        job.end_event = None  # break the job <-> event cycle: both are freed at once
         pool = self.pools[job.pool]
         pool.release(job.placement)
         job.placement = None

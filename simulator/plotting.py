@@ -1448,7 +1448,6 @@ def plot_failures(
         ax.bar_label(bars, labels, fontsize=NOTE_SIZE, padding=3, color="0.25")
     ax.set_xticks(x, [label for _, label in LOSS_CAUSES], fontsize=TICK_SIZE - 1)
     ax.yaxis.set_major_formatter(FuncFormatter(_card_hours))
-    ax.set_ylim(0, max(float(np.max(values + err[1])), 1.0) * 1.45)
     notes = []
     if np.any(err > 0):
         level = summary.get("interval_level")
@@ -1463,10 +1462,13 @@ def plot_failures(
     metrics = summary.get("metrics", summary)
     centres = sorted(k for k in metrics if isinstance(k, str) and k.startswith("goodput[centre="))
     if len(centres) > 1:
-        for key in centres:
-            value = _metric_stats(summary, key)[0]
-            if math.isfinite(value):
-                notes.append(f"goodput {split_metric(key)[1]['centre']}: {100 * value:.1f} %")
+        # The centres that lose most (lowest goodput), at most three.
+        by_centre = [(_metric_stats(summary, key)[0], key) for key in centres]
+        worst = sorted((v, k) for v, k in by_centre if math.isfinite(v))[:3]
+        for value, key in worst:
+            notes.append(f"goodput {split_metric(key)[1]['centre']}: {100 * value:.1f} %")
+    # Head room above the tallest bar for its label and the notes.
+    ax.set_ylim(0, max(float(np.max(values + err[1])), 1.0) * (1.3 + 0.11 * len(notes)))
     if notes:
         ax.text(
             0.02,

@@ -158,7 +158,7 @@ class Recorder:
         year_starts_h: list[float],
         keep: bool,
         sink: Callable[[Chunk], None] | None = None,
-        chunk_size: int = 65536,
+        chunk_size: int = 8192,
     ) -> None:
         self.rows: list[tuple[Any, ...]] = []  # pending records, at most chunk_size
         self.segments: list[tuple[int, int, float, float]] = []  # stopped run segments
