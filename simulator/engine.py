@@ -32,7 +32,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
@@ -53,8 +53,14 @@ from simulator.workload import JobSource, max_value, tenant_names
 PROGRESS_EVERY_H = 168.0
 
 
-class _Due(simpy.Event):
-    """A timeout scheduled by :meth:`Engine._timeout` (already triggered when made)."""
+class _Due:
+    """A timeout scheduled by :meth:`Engine._timeout`: what SimPy's event loop needs of a
+    triggered event (its callbacks, value and outcome), without the generic machinery."""
+
+    __slots__ = ("callbacks", "_value")
+    _ok = True
+    callbacks: list[Callable[[Any], None]] | None
+    _value: Any
 
 
 FRAGMENTATION_LOOKAHEAD = 10_000  # queued jobs whose shapes count for fragmentation
@@ -314,7 +320,7 @@ class Engine:
         # garbage collection while it runs; the run itself makes no reference cycles.
         gc.freeze()
         try:
-            env.run(until=self.horizon_h)
+            self._run_until(self.horizon_h)
         finally:
             gc.unfreeze()
         self._collect()
@@ -401,23 +407,42 @@ class Engine:
         self._pending = row
         self._timeout(max(0.0, row[0] - self.env._now), None, self._arrive)
 
-    def _timeout(
-        self, delay: float, value: Any, callback: Callable[[simpy.Event], None]
-    ) -> simpy.Event:
+    def _timeout(self, delay: float, value: Any, callback: Callable[[Any], None]) -> _Due:
         """A SimPy timeout of ``delay`` hours with one callback, built in one step.
 
         Equivalent to ``env.timeout(delay, value)`` plus ``callbacks.append``, without
         the generic constructor chain (two timeouts a job make this a hot path).
         """
-        event = _Due.__new__(_Due)
-        event.env = env = self.env
+        event = _Due()
         event.callbacks = [callback]
         event._value = value
-        event._ok = True
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), event))
+        env = self.env
+        queue: list[Any] = env._queue
+        heappush(queue, (env._now + delay, NORMAL, next(env._eid), event))
         return event
 
-    def _arrive(self, _event: simpy.Event) -> None:
+    def _run_until(self, horizon: float) -> None:
+        """``env.run(until=horizon)``, with SimPy's ``step`` inlined.
+
+        Pops events in SimPy's order (time, priority, sequence), runs their callbacks
+        and re-raises the failure of a process, exactly as ``Environment.step`` does;
+        events at or after the horizon stay unprocessed, as with ``until``.
+        """
+        env = self.env
+        queue: list[Any] = env._queue
+        while queue and queue[0][0] < horizon:
+            event: Any
+            env._now, _, _, event = heappop(queue)
+            callbacks, event.callbacks = event.callbacks, None
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+        env._now = horizon
+
+    def _arrive(self, _event: _Due) -> None:
         _, jc, cards, work, factor, tenant, priority = self._pending
         # The clock, not the sampled time: now + (t - now) can round below t.
         submit = self.env._now
@@ -486,7 +511,7 @@ class Engine:
         self._wake_at = at
         self._timeout(at - now, at, self._wake)
 
-    def _wake(self, event: simpy.Event) -> None:
+    def _wake(self, event: _Due) -> None:
         if event._value != self._wake_at:
             return  # superseded by an earlier wake
         self._wake_at = None
@@ -565,7 +590,7 @@ class Engine:
         else:
             job.end_event = self._timeout(duration, job, self._finish)
 
-    def _finish(self, event: simpy.Event) -> None:
+    def _finish(self, event: _Due) -> None:
         job: TrainingJob = event._value
         if job.end_event is not event:
             return  # the segment this event would have ended was stopped
@@ -667,7 +692,7 @@ class Engine:
 
     # ------------------------------------------------------------------ failures
 
-    def _fail(self, event: simpy.Event) -> None:
+    def _fail(self, event: _Due) -> None:
         """A running job's failure draw came due: interrupt it, send the failed server
         to repair, restart on a hot spare or requeue."""
         job: TrainingJob = event._value
@@ -704,7 +729,7 @@ class Engine:
         done = self.env.timeout(self.reliability.draw_repair_h(), (pool, failed))
         done.callbacks.append(self._repaired)
 
-    def _repaired(self, event: simpy.Event) -> None:
+    def _repaired(self, event: _Due) -> None:
         pool, failed = event._value
         pool.end_repair(failed)
         self.reliability.note_levels(pool, self.env._now)
