@@ -18,8 +18,9 @@ keeps the work up to the last completed checkpoint and charges the rest as lost
 card-hours by cause. Failed servers go into repair; the job restarts at once on a hot
 spare when its pool has one, otherwise it requeues ahead of never-started jobs.
 
-Cost: each job costs two SimPy events (arrival and end) and O(1) bookkeeping; no object
-or process exists per card or per server. Failures add one draw per run segment, an
+Cost: each job costs two entries in SimPy's event queue (its arrival, merged in from the
+sorted arrival stream, and its end) and O(1) bookkeeping; no object or process exists
+per card or per server. Failures add one draw per run segment, an
 event per interruption or repair, and one thinned Poisson stream per pool.
 """
 
@@ -400,12 +401,17 @@ class Engine:
             )
 
     def _next_arrival(self) -> None:
-        """Schedule the next job's arrival as one timeout (no process per job)."""
+        """Line up the next job's arrival: its time and a SimPy sequence number, so that
+        :meth:`_run_until` merges it with the event queue exactly where SimPy would have
+        put a timeout scheduled now (no event object and no process per job)."""
         row = next(self._rows, None)
         if row is None:
+            self._arrival_at = math.inf
             return
         self._pending = row
-        self._timeout(max(0.0, row[0] - self.env._now), None, self._arrive)
+        env = self.env
+        self._arrival_at = row[0] if row[0] > env._now else env._now
+        self._arrival_eid = next(env._eid)
 
     def _timeout(self, delay: float, value: Any, callback: Callable[[Any], None]) -> _Due:
         """A SimPy timeout of ``delay`` hours with one callback, built in one step.
@@ -426,23 +432,38 @@ class Engine:
 
         Pops events in SimPy's order (time, priority, sequence), runs their callbacks
         and re-raises the failure of a process, exactly as ``Environment.step`` does;
-        events at or after the horizon stay unprocessed, as with ``until``.
+        events at or after the horizon stay unprocessed, as with ``until``. Job
+        arrivals come from the sorted arrival stream, merged in by (time, priority,
+        sequence) as if each were a timeout scheduled when the previous one arrived.
         """
         env = self.env
         queue: list[Any] = env._queue
-        while queue and queue[0][0] < horizon:
-            event: Any
-            env._now, _, _, event = heappop(queue)
-            callbacks, event.callbacks = event.callbacks, None
-            for callback in callbacks:
-                callback(event)
-            if not event._ok and not hasattr(event, "_defused"):
-                exc = type(event._value)(*event._value.args)
-                exc.__cause__ = event._value
-                raise exc
+        arrive = self._arrive
+        while True:
+            at = self._arrival_at
+            if queue:
+                top = queue[0]
+                t = top[0]
+                if t < at or (t == at and (top[1], top[2]) < (NORMAL, self._arrival_eid)):
+                    if t >= horizon:
+                        break
+                    event: Any
+                    env._now, _, _, event = heappop(queue)
+                    callbacks, event.callbacks = event.callbacks, None
+                    for callback in callbacks:
+                        callback(event)
+                    if not event._ok and not hasattr(event, "_defused"):
+                        exc = type(event._value)(*event._value.args)
+                        exc.__cause__ = event._value
+                        raise exc
+                    continue
+            if at >= horizon:
+                break
+            env._now = at
+            arrive()
         env._now = horizon
 
-    def _arrive(self, _event: _Due) -> None:
+    def _arrive(self) -> None:
         _, jc, cards, work, factor, tenant, priority = self._pending
         # The clock, not the sampled time: now + (t - now) can round below t.
         submit = self.env._now

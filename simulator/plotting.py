@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -448,8 +449,73 @@ _GROUP_KEYS: dict[str, list[str]] = {
 }
 
 
-def _utilisation_by(utilisation: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Ratio of summed busy to summed online card-hours per replication, date and group."""
+#: Runs up to this many days keep their own time bins; longer ones are averaged by week.
+_NATIVE_BINS_UP_TO_DAYS = 120.0
+#: Runs longer than this many days are averaged by calendar month instead of by week.
+_WEEKLY_UP_TO_DAYS = 2 * 365.0
+#: Build-out markers listed one a line up to this many; more are run together.
+_KEY_ONE_PER_LINE = 10
+#: At most this many lines of build-out key under the axes (the rest are counted).
+_KEY_MAX_LINES = 14
+_KEY_SIZE = NOTE_SIZE - 0.5
+#: Line styles of the groups, cycled after the colours; the whole fleet is black dashed.
+_GROUP_LINESTYLES: tuple[LineStyleType, ...] = ("-", "-.", ":", (0, (5, 1)))
+
+
+def _bin_hours(utilisation: pd.DataFrame) -> float:
+    """The width of the table's time bins in hours (one day when it cannot be told)."""
+    if {"bin_start_h", "bin_end_h"} <= set(utilisation.columns) and len(utilisation):
+        width = float((utilisation["bin_end_h"] - utilisation["bin_start_h"]).median())
+        if math.isfinite(width) and width > 0:
+            return width
+    return _HOURS_PER_DAY
+
+
+def _bin_name(hours: float) -> str:
+    names = {1.0: "hourly", _HOURS_PER_DAY: "daily", 7 * _HOURS_PER_DAY: "weekly"}
+    return names.get(hours, f"{hours:g}-hour")
+
+
+def _smoothing(utilisation: pd.DataFrame) -> tuple[str | None, str]:
+    """The calendar period lines are averaged over (``None``: the table's bins), named.
+
+    Runs up to :data:`_NATIVE_BINS_UP_TO_DAYS` keep their bins; longer runs are averaged
+    by week, and runs longer than :data:`_WEEKLY_UP_TO_DAYS` by calendar month, unless
+    the bins are that long already.
+    """
+    bin_h = _bin_hours(utilisation)
+    dates = pd.to_datetime(utilisation["date"])
+    span_days = (dates.max() - dates.min()) / pd.Timedelta(days=1) + bin_h / _HOURS_PER_DAY
+    if span_days > _WEEKLY_UP_TO_DAYS and bin_h < 28 * _HOURS_PER_DAY:
+        return "M", "monthly"
+    if span_days > _NATIVE_BINS_UP_TO_DAYS and bin_h < 7 * _HOURS_PER_DAY:
+        return "W", "weekly"
+    return None, _bin_name(bin_h)
+
+
+def _period_midpoints(utilisation: pd.DataFrame, period: str) -> pd.Series:
+    """For each row, the middle of its calendar period, clipped to the span of the data."""
+    dates = pd.to_datetime(utilisation["date"])
+    first = dates.min()
+    end = dates.max() + pd.to_timedelta(_bin_hours(utilisation), unit="h")
+    periods = dates.dt.to_period(period)
+    start = periods.dt.start_time
+    start = start.where(start > first, first)
+    stop = periods.dt.end_time.dt.ceil("D")
+    stop = stop.where(stop < end, end)
+    return start + (stop - start) / 2
+
+
+def _utilisation_by(
+    utilisation: pd.DataFrame, keys: list[str], period: str | None = None
+) -> pd.DataFrame:
+    """Ratio of summed busy to summed online card-hours per replication, date and group.
+
+    With a ``period`` (``"W"``, ``"M"``) the bins are pooled by calendar period and
+    ``date`` becomes the middle of the period (within the span of the data).
+    """
+    if period is not None:
+        utilisation = utilisation.assign(date=_period_midpoints(utilisation, period))
     rep = ["replication"] if "replication" in utilisation.columns else []
     grouped = utilisation.groupby(rep + ["date", *keys], as_index=False, sort=True)[
         ["busy_card_h", "online_card_h"]
@@ -463,6 +529,13 @@ def _utilisation_by(utilisation: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return grouped
 
 
+def _group_style(i: int, black_reserved: bool) -> tuple[str, LineStyleType]:
+    """Colour and line style of group ``i``; black is left to the whole-fleet line."""
+    palette = OKABE_ITO[:-1] if black_reserved else OKABE_ITO
+    n = len(palette)
+    return palette[i % n], _GROUP_LINESTYLES[(i // n) % len(_GROUP_LINESTYLES)]
+
+
 def plot_utilisation_over_time(
     utilisation: pd.DataFrame,
     capacity: pd.DataFrame | None = None,
@@ -472,14 +545,18 @@ def plot_utilisation_over_time(
     where: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
-    """Utilisation per time bin, one line per centre (or pool, card type, or fleet).
+    """Utilisation over time, one line per centre (or pool, card type, or fleet).
 
-    Utilisation in a bin is busy card-hours / online card-hours summed over the group's
-    pools. With several replications the line is their mean and the band their range.
-    With ``by`` other than ``"fleet"`` and more than one group, the fleet-wide line is
-    drawn in black as well. Build-out phases from ``capacity`` (rows with positive
-    ``delta_cards`` after the first bin) are marked by vertical dotted lines, retirements
-    by dash-dotted ones, each labelled with its pool, card change and label.
+    Utilisation is busy card-hours / online card-hours summed over the group's pools.
+    Runs of up to about four months show the table's own bins; longer runs show weekly
+    means, and runs of more than two years monthly means (busy over online card-hours
+    of the period), as the axis labels say. With several replications the line is their
+    mean and the band their range. With ``by`` other than ``"fleet"`` and more than one
+    group, the fleet-wide line is drawn on top in heavier black dashes (black is then
+    not used for a group). Build-out phases from ``capacity`` (rows with positive
+    ``delta_cards`` after the first bin) are marked by dotted vertical lines,
+    retirements by dash-dotted ones, each with a number at the top of the axes; the
+    numbered list under the axes gives the date, pool, card change and label.
 
     Args:
         utilisation: the ``utilisation`` table.
@@ -494,44 +571,59 @@ def plot_utilisation_over_time(
     """
     if by not in _GROUP_KEYS:
         raise ValueError(f"by must be one of {sorted(_GROUP_KEYS)}, got {by!r}")
-    ax = _new_axes(ax, (10.0, 4.8))
+    changes = _capacity_changes(utilisation, capacity)
+    root = ax.get_figure(root=True) if ax is not None else None
+    key = _capacity_key(changes, width_in=(12.0 if root is None else root.get_figwidth()) - 1)
+    height = 4.8 + (len(key) * _KEY_SIZE * 1.3 + 6) / 72 if key else 4.8
+    ax = _new_axes(ax, (12.0, height))
     what = "Utilisation over time" + ("" if by == "fleet" else f" by {by.replace('_', ' ')}")
     _decorate(ax, _title(what, where), "Date", "Utilisation (% of online card-hours)")
     if utilisation.empty:
         _no_data(ax, "no utilisation records")
         return ax
 
+    period, period_name = _smoothing(utilisation)
+    if period is None:
+        ax.set_ylabel(f"Utilisation, {period_name} (% of online card-hours)")
+    else:
+        ax.set_ylabel(f"Utilisation, {period_name} mean (% of online card-hours)")
+        bins = _bin_name(_bin_hours(utilisation))
+        ax.set_xlabel(f"Date (lines: {period_name} means of the {bins} bins)")
     n_rep = _n_replications(utilisation)
     handles: list[Line2D | Patch] = []
     warm = _shade_warmup(ax, _scenario_start(utilisation, "bin_start_h"), warmup_h)
     if warm is not None:
         handles.append(warm)
 
-    table = _utilisation_by(utilisation, _GROUP_KEYS[by])
+    table = _utilisation_by(utilisation, _GROUP_KEYS[by], period)
     groups = list(dict.fromkeys(table["group"]))
+    with_fleet = by != "fleet" and len(groups) > 1
     for i, group in enumerate(groups):
         rows = table[table["group"] == group]
         mean, low, high = _mean_and_range(rows, "date", "utilisation")
-        colour = _colour(i)
+        colour, style = _group_style(i, with_fleet)
         (line,) = ax.plot(
-            mean.index, mean.to_numpy(), color=colour, linestyle=_linestyle(i), lw=1.6, label=group
+            mean.index, mean.to_numpy(), color=colour, linestyle=style, lw=1.4, label=group
         )
         handles.append(line)
         if n_rep > 1:
-            ax.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=colour, alpha=0.18)
-    if by != "fleet" and len(groups) > 1:
-        fleet = _utilisation_by(utilisation, [])
+            ax.fill_between(
+                mean.index, low.to_numpy(), high.to_numpy(), color=colour, alpha=0.15, lw=0
+            )
+    if with_fleet:
+        fleet = _utilisation_by(utilisation, [], period)
         mean, _, _ = _mean_and_range(fleet, "date", "utilisation")
-        (line,) = ax.plot(mean.index, mean.to_numpy(), color="black", lw=1.2, ls="--")
+        (line,) = ax.plot(mean.index, mean.to_numpy(), color="black", lw=2.6, ls="--", zorder=4)
         line.set_label("whole fleet")
         handles.append(line)
     if n_rep > 1:
         handles.append(Patch(color="0.6", alpha=0.35, label=f"range over {n_rep} replications"))
 
-    if capacity is not None and not capacity.empty:
-        handles.extend(_mark_capacity_changes(ax, capacity, pd.Timestamp(table["date"].min())))
-
     ax.set_ylim(0, 1.05)
+    if changes:
+        handles.extend(_mark_capacity_changes(ax, changes, key))
+        ax.set_ylim(0, 1.1)
+    ax.set_yticks(np.linspace(0.0, 1.0, 6))
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     _date_axis(ax)
     ax.legend(
@@ -544,40 +636,123 @@ def plot_utilisation_over_time(
     return ax
 
 
-def _mark_capacity_changes(
-    ax: Axes, capacity: pd.DataFrame, first_date: pd.Timestamp
-) -> list[Line2D]:
+class _Change(NamedTuple):
+    """Capacity changes of one sign on one date, as marked and listed in the figure."""
+
+    number: int
+    date: pd.Timestamp
+    sign: int
+    text: str
+
+
+def _capacity_changes(utilisation: pd.DataFrame, capacity: pd.DataFrame | None) -> list[_Change]:
+    """Capacity changes after the first bin and before the end of the data, numbered.
+
+    One entry per date and sign of the change, in date order (build-outs before
+    retirements), with the pools, their card changes and labels as text.
+    """
+    if capacity is None or capacity.empty or utilisation.empty:
+        return []
     capacity, _ = _first_replication(capacity)
-    changes = capacity[pd.to_datetime(capacity["date"]) > first_date]
-    handles: list[Line2D] = []
-    marks: tuple[tuple[int, LineStyleType, str], ...] = (
-        (1, ":", "build-out phase"),
-        (-1, "-.", "retirement"),
+    dates = pd.to_datetime(utilisation["date"])
+    first = dates.min()
+    end = dates.max() + pd.to_timedelta(_bin_hours(utilisation), unit="h")
+    rows = capacity.assign(date=pd.to_datetime(capacity["date"]))
+    rows = rows[(rows["date"] > first) & (rows["date"] < end) & (rows["delta_cards"] != 0)]
+    rows = rows.assign(sign=np.sign(rows["delta_cards"]).astype(int))
+    grouped: dict[tuple[pd.Timestamp, int], list[str]] = {}
+    rows = rows.sort_values(["date", "sign"], ascending=[True, False], kind="stable")
+    labels = rows["label"] if "label" in rows.columns else pd.Series("", index=rows.index)
+    columns = [rows[name] for name in ("date", "sign", "centre", "pool", "delta_cards")]
+    for date, sign, centre, pool, delta, label in zip(*columns, labels, strict=True):
+        text = f"{centre}/{pool} {int(delta):+,}"
+        label = str(label or "")
+        grouped.setdefault((pd.Timestamp(date), int(sign)), []).append(
+            f"{text} ({label})" if label else text
+        )
+    return [
+        _Change(number, date, sign, "; ".join(parts))
+        for number, ((date, sign), parts) in enumerate(grouped.items(), start=1)
+    ]
+
+
+def _capacity_key(changes: list[_Change], width_in: float) -> list[str]:
+    """Lines of the numbered list of capacity changes written under the axes."""
+    if not changes:
+        return []
+    width = max(60, int(width_in * 72 / (_KEY_SIZE * 0.6)))
+    # no line break between an entry's number and its date (textwrap keeps U+00A0)
+    entries = [
+        f"({change.number})\u00a0{change.date:%Y-%m-%d}: {change.text}" for change in changes
+    ]
+    title = "Capacity changes marked above:"
+    if len(entries) <= _KEY_ONE_PER_LINE:
+        lines = [title]
+        for entry in entries:
+            lines.extend(textwrap.wrap(entry, width, subsequent_indent="      "))
+    else:
+        lines = textwrap.wrap(f"{title} " + "  ·  ".join(entries), width)
+    if len(lines) > _KEY_MAX_LINES:
+        left = len(lines) - _KEY_MAX_LINES + 1
+        lines = [*lines[: _KEY_MAX_LINES - 1], f"… ({left} more lines: see the capacity table)"]
+    return lines
+
+
+def _mark_capacity_changes(ax: Axes, changes: list[_Change], key: list[str]) -> list[Line2D]:
+    """Numbered vertical lines at the capacity changes, and their list under the axes."""
+    styles: dict[int, tuple[LineStyleType, str]] = {
+        1: (":", "build-out phase"),
+        -1: ("-.", "retirement"),
+    }
+    ax.autoscale_view()
+    left, right = ax.get_xlim()
+    for change in changes:
+        at = float(mdates.date2num(change.date))
+        left, right = min(left, at), max(right, at)
+    span = max(right - left, 1e-9)
+    # Numbers that would touch their neighbour step down a row.
+    last_at_level: list[float] = []
+    for change in changes:
+        style = styles[change.sign][0]
+        at = float(mdates.date2num(change.date))
+        ax.axvline(at, color="0.3", linestyle=style, lw=1.0, zorder=1)
+        x = (at - left) / span
+        gap = 0.012 * (1 + len(str(change.number)))
+        level = next(
+            (k for k, last in enumerate(last_at_level) if x - last >= gap), len(last_at_level)
+        )
+        if level == len(last_at_level):
+            last_at_level.append(x)
+        last_at_level[level] = x
+        ax.text(
+            at,
+            0.97 - 0.065 * (level % 4),
+            str(change.number),
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="center",
+            fontsize=_KEY_SIZE,
+            color="0.15",
+            zorder=6,
+            bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": "0.3", "lw": 0.8},
+        )
+    ax.annotate(
+        "\n".join(key),
+        xy=(0.0, 0.0),
+        xycoords=("axes fraction", ax.xaxis.label),
+        xytext=(0.0, -4.0),
+        textcoords="offset points",
+        ha="left",
+        va="top",
+        fontsize=_KEY_SIZE,
+        color="0.25",
+        annotation_clip=False,
     )
-    for sign, style, name in marks:
-        rows = changes[np.sign(changes["delta_cards"]) == sign]
-        if rows.empty:
-            continue
-        for date, at_date in rows.groupby(pd.to_datetime(rows["date"]), sort=True):
-            ax.axvline(date, color="0.3", linestyle=style, lw=1.0, zorder=1)
-            parts = []
-            for _, row in at_date.iterrows():
-                text = f"{row['centre']}/{row['pool']} {int(row['delta_cards']):+,}"
-                label = str(row.get("label", "") or "")
-                parts.append(f"{text} ({label})" if label else text)
-            ax.text(
-                date,
-                0.02,
-                "; ".join(parts),
-                transform=ax.get_xaxis_transform(),
-                rotation=90,
-                ha="right",
-                va="bottom",
-                fontsize=NOTE_SIZE - 0.5,
-                color="0.25",
-            )
-        handles.append(Line2D([], [], color="0.3", linestyle=style, lw=1.0, label=name))
-    return handles
+    signs = sorted({change.sign for change in changes}, reverse=True)
+    return [
+        Line2D([], [], color="0.3", linestyle=styles[s][0], lw=1.0, label=styles[s][1])
+        for s in signs
+    ]
 
 
 def plot_utilisation_heatmap(

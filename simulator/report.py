@@ -278,9 +278,10 @@ def _write_atomically(target: Path, text: str) -> None:
 #: Figure keys, in report order, with their captions (what is shown and how to read it).
 FIGURE_CAPTIONS: dict[str, str] = {
     "utilisation_over_time": (
-        "Utilisation (busy card-hours / online card-hours) per time bin, by centre, with the "
-        "whole fleet dashed. Dotted vertical lines mark build-out phases; the hatched span "
-        "is the warm-up, excluded from the summary metrics."
+        "Utilisation (busy card-hours / online card-hours) per time bin (weekly or monthly "
+        "means for longer runs, as the axis says), by centre, with the whole fleet dashed. "
+        "Numbered dotted lines mark build-out phases, listed under the axes; the hatched "
+        "span is the warm-up, excluded from the summary metrics."
     ),
     "utilisation_heatmap": (
         "Utilisation per centre and calendar month, pooled over replications; grey cells "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import warnings
 
 import matplotlib
 
@@ -234,12 +235,137 @@ def test_draws_on_a_given_axes() -> None:
 
 def test_utilisation_marks_build_out_phases(figures: dict[str, Axes]) -> None:
     ax = figures["utilisation_over_time"]
-    texts = [t.get_text() for t in ax.texts]
-    assert any("expansion" in t and "+1,024" in t for t in texts)
+    texts = [t.get_text().replace("\u00a0", " ") for t in ax.texts]
+    # a short number at the top of the axes, the details in the list under the axes
+    assert "1" in texts
+    assert any("(1) 2025-02-01: alpha/gpu +1,024 (expansion)" in t for t in texts)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert {"alpha", "beta", "whole fleet", "build-out phase"} <= set(legend)
     assert any("range over 2 replications" in t for t in legend)
     assert any("warm-up" in t for t in legend)
+    # 90 days: the table's own daily bins are drawn, and the label says so
+    assert "daily" in ax.get_ylabel()
+    alpha = next(line for line in ax.get_lines() if line.get_label() == "alpha")
+    assert len(alpha.get_xdata()) == 90
+
+
+def _many_centre_tables(
+    n_centres: int = 9, days: int = 3 * 365, n_changes: int = 14
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Utilisation of many long-named centres over years, with many capacity changes."""
+    rng = np.random.default_rng(3)
+    start = pd.Timestamp(START)
+    centres = [f"lingang-datacentre-campus-{k:02d}" for k in range(n_centres)]
+    d = np.arange(days)
+    frames = []
+    for k, centre in enumerate(centres):
+        online = np.full(days, 1000.0 * (k + 1))
+        busy = online * np.clip(0.5 + 0.1 * np.sin(d / 60 + k) + rng.normal(0, 0.1, days), 0, 1)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "bin_start_h": 24.0 * d,
+                    "bin_end_h": 24.0 * (d + 1),
+                    "date": start + pd.to_timedelta(d, unit="D"),
+                    "centre": centre,
+                    "pool": "ascend-910b",
+                    "card_type": "910B",
+                    "online_cards": online,
+                    "busy_cards": busy,
+                    "busy_card_h": 24.0 * busy,
+                    "online_card_h": 24.0 * online,
+                    "utilisation": busy / online,
+                }
+            )
+        )
+    # changes every two months, two on some dates, two a few days apart, one retirement
+    offsets = [30 + 60 * i for i in range(n_changes - 2)] + [33, 30 + 60 * 3]
+    rows = [
+        {
+            "time_h": 24.0 * off,
+            "date": start + pd.Timedelta(days=off),
+            "centre": centres[i % n_centres],
+            "pool": "ascend-910b",
+            "card_type": "910B",
+            "delta_cards": 17_496 if i != 5 else -2_000,
+            "online_cards": 50_000,
+            "label": f"phase {i} ramp of the long-named campus build-out programme",
+        }
+        for i, off in enumerate(offsets)
+    ]
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
+
+
+def test_utilisation_figure_with_many_centres_and_build_outs_saves_cleanly() -> None:
+    utilisation, capacity = _many_centre_tables()
+    ax = plotting.plot_utilisation_over_time(utilisation, capacity, warmup_h=720.0, where="x")
+    fig = ax.figure
+    assert isinstance(fig, Figure)
+    plotting.add_caption(fig, plotting.caption_text("many", 1, level=None))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(io.BytesIO(), format="png", dpi=80)
+    assert [str(w.message) for w in caught] == []
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    figure_box = fig.bbox
+    legend = ax.get_legend()
+    assert legend is not None
+    for artist in (legend, ax.title, *ax.texts):
+        box = artist.get_window_extent(renderer)
+        assert box.x0 >= figure_box.x0 - 1 and box.x1 <= figure_box.x1 + 1, artist
+        assert box.y0 >= figure_box.y0 - 1 and box.y1 <= figure_box.y1 + 1, artist
+    # the axes keep most of the figure; the markers stay inside it, under the title
+    axes_box = ax.get_window_extent(renderer)
+    assert axes_box.width > 0.5 * figure_box.width
+    assert axes_box.height > 0.4 * figure_box.height
+    numbers = [t for t in ax.texts if t.get_text().isdigit()]
+    assert sorted(int(t.get_text()) for t in numbers) == list(range(1, len(numbers) + 1))
+    assert len(numbers) == 13  # 14 changes, two of them build-outs on one date
+    for text in numbers:
+        box = text.get_window_extent(renderer)
+        assert axes_box.y0 <= box.y0 and box.y1 <= axes_box.y1 + 1
+    # three years are drawn as monthly means, and the labels say so
+    assert "monthly" in ax.get_ylabel() and "monthly" in ax.get_xlabel()
+    first = next(line for line in ax.get_lines() if line.get_label().endswith("-00"))
+    assert 36 <= len(first.get_xdata()) <= 37
+    legend_texts = [t.get_text() for t in legend.get_texts()]
+    assert {"whole fleet", "build-out phase", "retirement"} <= set(legend_texts)
+    key = next(t.get_text() for t in ax.texts if "Capacity changes" in t.get_text())
+    assert "-2,000" in key and key.count("+17,496") == 13
+
+
+def test_utilisation_whole_fleet_is_black_and_no_centre_is() -> None:
+    utilisation, capacity = _many_centre_tables(n_centres=9, days=200, n_changes=3)
+    ax = plotting.plot_utilisation_over_time(utilisation, capacity)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert lines["whole fleet"].get_color() == "black"
+    assert lines["whole fleet"].get_linewidth() > max(
+        line.get_linewidth() for label, line in lines.items() if label.startswith("lingang")
+    )
+    styles = {
+        (line.get_color(), line.get_linestyle())
+        for label, line in lines.items()
+        if label.startswith("lingang")
+    }
+    assert len(styles) == 9 and all(colour != "#000000" for colour, _ in styles)
+    # 200 days: weekly means
+    assert "weekly" in ax.get_ylabel()
+    assert 28 <= len(lines["lingang-datacentre-campus-00"].get_xdata()) <= 30
+
+
+@pytest.mark.parametrize("by", ["centre", "fleet"])
+def test_utilisation_with_one_centre(by: str) -> None:
+    tables = synthetic_tables(replications=1, n_jobs=10)
+    one = tables["utilisation"][tables["utilisation"]["centre"] == "alpha"]
+    ax = plotting.plot_utilisation_over_time(one, tables["capacity"], by=by)  # type: ignore[arg-type]
+    labels = [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert labels == ["alpha" if by == "centre" else "fleet"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ax.figure.savefig(io.BytesIO(), format="png", dpi=50)
+    assert [str(w.message) for w in caught] == []
 
 
 def test_wait_ecdf_reports_zero_waits_and_percentiles(tables: dict) -> None:
