@@ -7,6 +7,7 @@ reference-card-hours, so the run time on a pool is ``work / (cards * pool.speed)
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 QUEUED, RUNNING, DONE = 0, 1, 2
@@ -15,35 +16,25 @@ QUEUED, RUNNING, DONE = 0, 1, 2
 class TrainingJob:
     """A gang-scheduled job: all of its cards at once, inside one pool, or nothing."""
 
-    __slots__ = (
-        "id",
-        "job_class",
-        "tenant",
-        "priority",
-        "cards",
-        "submit",
-        "work",
-        "estimate_factor",
-        "eligible",
-        "state",
-        "start",
-        "pool",
-        "placement",
-        "end",
-        "sort_key",
-        "remaining",
-        "run_start",
-        "end_event",
-        "overhead_h",
-        "checkpoint_h",
-        "restart_h",
-        "stops",
-        "lost_work",
-        "interval_spec",
-        "write_h",
-        "seg_writes",
-        "failures",
-    )
+    # Per-run state starts at these class-level defaults, so that making a job sets only
+    # what differs (a job is made per arrival; this keeps the constructor short).
+    state = QUEUED
+    start = math.nan  # first start, hours
+    pool = -1
+    placement: Any = None
+    end = math.nan
+    sort_key: Any = None  # the running-set key while running (backfill policies)
+    run_start = math.nan  # start of the current run segment
+    end_event: Any = None  # the pending end of the current segment
+    overhead_h = 0.0  # restart cost paid at the start of the next segment, hours
+    checkpoint_h = 0.0  # hours of computation between checkpoints, this segment
+    restart_h = 0.0  # restart cost charged after an interruption, hours
+    stops = 0  # times the job was stopped (preempted, interrupted, maintenance)
+    lost_work = 0.0  # work redone after stops, reference-card-hours
+    interval_spec = 0.0  # the class's interval: hours, -1 for Young/Daly, 0 none
+    write_h = 0.0  # hours a checkpoint write blocks the job
+    seg_writes = 0  # checkpoint writes planned in the current segment
+    failures = 0  # stops caused by failures
 
     def __init__(
         self,
@@ -66,24 +57,7 @@ class TrainingJob:
         self.work = work
         self.estimate_factor = estimate_factor
         self.eligible = eligible  # pool indices whose card type the job may use
-        self.state = QUEUED
-        self.start = float("nan")
-        self.pool = -1
-        self.placement: Any = None
-        self.end = float("nan")
-        self.sort_key: Any = None  # the running-set key while running (backfill policies)
         self.remaining = work  # work still to do, reference-card-hours
-        self.run_start = float("nan")  # start of the current run segment
-        self.end_event: Any = None  # the pending end of the current segment
-        self.overhead_h = 0.0  # restart cost paid at the start of the next segment, hours
-        self.checkpoint_h = 0.0  # hours of computation between checkpoints, this segment
-        self.restart_h = 0.0  # restart cost charged after an interruption, hours
-        self.stops = 0  # times the job was stopped (preempted, interrupted, maintenance)
-        self.lost_work = 0.0  # work redone after stops, reference-card-hours
-        self.interval_spec = 0.0  # the class's interval: hours, -1 for Young/Daly, 0 none
-        self.write_h = 0.0  # hours a checkpoint write blocks the job
-        self.seg_writes = 0  # checkpoint writes planned in the current segment
-        self.failures = 0  # stops caused by failures
 
     def runtime_on(self, speed: float) -> float:
         """Hours this job runs on cards of relative speed ``speed``."""
