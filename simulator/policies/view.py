@@ -26,6 +26,40 @@ if TYPE_CHECKING:
     from simulator.policies.base import DispatchRule
 
 
+class EstimatedEnds:
+    """The running jobs of one pool as (estimated end, job id, cards), sorted when read.
+
+    A job's key waits in a plain dict until the order is next read, so a job that starts
+    and ends while nobody asks (a pool whose queue is empty) never touches the sorted
+    list; a read merges the waiting keys first. Reads see exactly the sorted keys.
+    """
+
+    __slots__ = ("_sorted", "_pending")
+
+    def __init__(self) -> None:
+        self._sorted: SortedList = SortedList()
+        self._pending: dict[tuple[float, int, int], None] = {}
+
+    def add(self, key: tuple[float, int, int]) -> None:
+        self._pending[key] = None
+
+    def remove(self, key: tuple[float, int, int]) -> None:
+        if key in self._pending:
+            del self._pending[key]
+        else:
+            self._sorted.remove(key)
+
+    def ordered(self) -> SortedList:
+        """All keys, ascending."""
+        if self._pending:
+            self._sorted.update(self._pending)
+            self._pending.clear()
+        return self._sorted
+
+    def __len__(self) -> int:
+        return len(self._sorted) + len(self._pending)
+
+
 class SchedulerView:
     """What a policy may look at: the time, the queue in submit order and the pools."""
 
@@ -54,8 +88,8 @@ class SchedulerView:
         self.capacity_freed = True
         self.memo: dict[str, Any] = {}
         # Per pool: (estimated end, job id, cards) of running jobs, ascending.
-        self.running_ends: list[SortedList] | None = (
-            [SortedList() for _ in pools] if keep_estimated_ends else None
+        self.running_ends: list[EstimatedEnds] | None = (
+            [EstimatedEnds() for _ in pools] if keep_estimated_ends else None
         )
 
     # ------------------------------------------------------------------ queue
@@ -130,4 +164,4 @@ class SchedulerView:
         """
         if self.running_ends is None:
             raise RuntimeError("this policy did not declare needs_estimated_ends = True")
-        return self.running_ends[pool]
+        return self.running_ends[pool].ordered()
