@@ -427,11 +427,24 @@ class Engine:
         heappush(queue, (env._now + delay, NORMAL, next(env._eid), event))
         return event
 
+    def _end_after(self, job: TrainingJob, delay: float, failing: bool = False) -> None:
+        """Schedule the end of ``job``'s run segment (or its interruption, ``failing``)
+        in ``delay`` hours: the job itself goes into SimPy's event queue, under a fresh
+        sequence number that it remembers, so a stopped segment's entry is recognised
+        as stale when it comes up."""
+        env = self.env
+        eid = next(env._eid)
+        job.end_eid = eid
+        job.failing = failing
+        queue: list[Any] = env._queue
+        heappush(queue, (env._now + delay, NORMAL, eid, job))
+
     def _run_until(self, horizon: float) -> None:
         """``env.run(until=horizon)``, with SimPy's ``step`` inlined.
 
         Pops events in SimPy's order (time, priority, sequence), runs their callbacks
-        and re-raises the failure of a process, exactly as ``Environment.step`` does;
+        and re-raises the failure of a process, exactly as ``Environment.step`` does
+        (a job's segment end, see :meth:`_end_after`, is handled directly);
         events at or after the horizon stay unprocessed, as with ``until``. Job
         arrivals come from the sorted arrival stream, merged in by (time, priority,
         sequence) as if each were a timeout scheduled when the previous one arrived.
@@ -448,7 +461,11 @@ class Engine:
                     if t >= horizon:
                         break
                     event: Any
-                    env._now, _, _, event = heappop(queue)
+                    env._now, _, eid, event = heappop(queue)
+                    if event.__class__ is TrainingJob:  # a run segment's end
+                        if event.end_eid == eid:
+                            (self._fail if event.failing else self._finish)(event)
+                        continue
                     callbacks, event.callbacks = event.callbacks, None
                     for callback in callbacks:
                         callback(event)
@@ -582,9 +599,7 @@ class Engine:
         if self.resilient:
             self._begin_segment(job, pool)
         else:
-            job.end_event = self._timeout(
-                job.remaining / (job.cards * pool.speed) + job.overhead_h, job, self._finish
-            )
+            self._end_after(job, job.remaining / (job.cards * pool.speed) + job.overhead_h)
         if self.check_invariants:
             assert now >= job.submit, f"job {job.id} starts before it was submitted"
             self._check_pool(pool)
@@ -607,15 +622,12 @@ class Engine:
         duration = job.overhead_h + compute_h + writes * job.write_h
         fail_in = self.reliability.draw_exp() / rate if rate > 0.0 else math.inf
         if fail_in < duration:
-            job.end_event = self._timeout(fail_in, job, self._fail)
+            self._end_after(job, fail_in, failing=True)
         else:
-            job.end_event = self._timeout(duration, job, self._finish)
+            self._end_after(job, duration)
 
-    def _finish(self, event: _Due) -> None:
-        job: TrainingJob = event._value
-        if job.end_event is not event:
-            return  # the segment this event would have ended was stopped
-        job.end_event = None  # break the job <-> event cycle: both are freed at once
+    def _finish(self, job: TrainingJob) -> None:
+        """A run segment ended with the job's work done."""
         pool = self.pools[job.pool]
         pool.release(job.placement)
         job.placement = None
@@ -675,7 +687,7 @@ class Engine:
         job.lost_work += rework * rate
         job.overhead_h = job.restart_h
         job.stops += 1
-        job.end_event = None
+        job.end_eid = -1  # its pending end, if any, is now stale
         rel = self.reliability
         p = pool.index
         rel.add_loss(p, job.cards, REWORK, rework)
@@ -713,12 +725,9 @@ class Engine:
 
     # ------------------------------------------------------------------ failures
 
-    def _fail(self, event: _Due) -> None:
+    def _fail(self, job: TrainingJob) -> None:
         """A running job's failure draw came due: interrupt it, send the failed server
         to repair, restart on a hot spare or requeue."""
-        job: TrainingJob = event._value
-        if job.end_event is not event:
-            return
         pool = self.pools[job.pool]
         rel = self.reliability
         rel.failures += 1

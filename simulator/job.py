@@ -25,7 +25,8 @@ class TrainingJob:
     end = math.nan
     sort_key: Any = None  # the running-set key while running (backfill policies)
     run_start = math.nan  # start of the current run segment
-    end_event: Any = None  # the pending end of the current segment
+    end_eid = -1  # event-queue sequence number of the pending segment end (-1: none)
+    failing = False  # whether that pending end is an interruption
     overhead_h = 0.0  # restart cost paid at the start of the next segment, hours
     checkpoint_h = 0.0  # hours of computation between checkpoints, this segment
     restart_h = 0.0  # restart cost charged after an interruption, hours
