@@ -79,9 +79,7 @@ def run(
     pool = simpy.Container(env, capacity=total_cards, init=total_cards)
     n = len(submit_h)
     start = [math.nan] * n
-    env.process(
-        _arrivals(env, pool, submit_h.tolist(), cards.tolist(), runtime_h.tolist(), start)
-    )
+    env.process(_arrivals(env, pool, submit_h.tolist(), cards.tolist(), runtime_h.tolist(), start))
     env.run(until=horizon_h)
     wall_s = time.perf_counter() - wall
     cpu_s = time.process_time() - cpu

@@ -101,12 +101,30 @@ CARD_TYPES: list[dict[str, Any]] = [
     {"name": "H800", "bf16_tflops": 989, "memory_gb": 80, "board_power_w": 700, "mfu": 0.40},
     {"name": "A800", "bf16_tflops": 312, "memory_gb": 80, "board_power_w": 400, "mfu": 0.45},
     {"name": "H20", "bf16_tflops": 148, "memory_gb": 96, "board_power_w": 400, "mfu": 0.50},
-    {"name": "910B", "bf16_tflops": 376, "memory_gb": 64, "board_power_w": 400, "mfu": 0.35,
-     "domestic": True},
-    {"name": "910C", "bf16_tflops": 780, "memory_gb": 128, "board_power_w": 600, "mfu": 0.30,
-     "domestic": True},
-    {"name": "MLU590", "bf16_tflops": 314, "memory_gb": 80, "board_power_w": 350, "mfu": 0.30,
-     "domestic": True},
+    {
+        "name": "910B",
+        "bf16_tflops": 376,
+        "memory_gb": 64,
+        "board_power_w": 400,
+        "mfu": 0.35,
+        "domestic": True,
+    },
+    {
+        "name": "910C",
+        "bf16_tflops": 780,
+        "memory_gb": 128,
+        "board_power_w": 600,
+        "mfu": 0.30,
+        "domestic": True,
+    },
+    {
+        "name": "MLU590",
+        "bf16_tflops": 314,
+        "memory_gb": 80,
+        "board_power_w": 350,
+        "mfu": 0.30,
+        "domestic": True,
+    },
 ]
 REFERENCE = "A800"
 # Share of the fleet's cards per card type (thousands of cards in the 330,000-card fleet).
@@ -568,20 +586,23 @@ def main() -> None:
     size.add_argument("--full", action="store_true", help="10^6-job cases")
     size.add_argument("--all", action="store_true", help="10^5- and 10^6-job cases")
     parser.add_argument(
-        "--cases", nargs="+", default=["*"], metavar="PATTERN",
+        "--cases",
+        nargs="+",
+        default=["*"],
+        metavar="PATTERN",
         help="case names or glob patterns, e.g. 'fifo-330k-*' (see --list)",
     )
     parser.add_argument("--list", action="store_true", help="list the selected cases and exit")
     parser.add_argument(
-        "--repeat", type=int, help="fresh-process runs of the engine (records in memory) and "
+        "--repeat",
+        type=int,
+        help="fresh-process runs of the engine (records in memory) and "
         "of the baseline, best CPU time kept (default 3 with --quick, 1 otherwise); the "
         "engine without records runs once",
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the SimPy baseline")
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
-    parser.add_argument(
-        "--profile", metavar="CASE", help="cProfile Engine.run on one case instead"
-    )
+    parser.add_argument("--profile", metavar="CASE", help="cProfile Engine.run on one case instead")
     parser.add_argument("--top", type=int, default=15, help="functions shown by --profile")
     args = parser.parse_args()
 
@@ -593,9 +614,7 @@ def main() -> None:
             parser.error(f"unknown case {args.profile!r}; known: {', '.join(known)}")
         profile(known[args.profile], args.top)
         return
-    cases = [
-        c for c in all_cases(counts) if any(fnmatch.fnmatch(c.name, p) for p in args.cases)
-    ]
+    cases = [c for c in all_cases(counts) if any(fnmatch.fnmatch(c.name, p) for p in args.cases)]
     if args.list or not cases:
         print("\n".join(c.name for c in cases) or "no case matches")
         return

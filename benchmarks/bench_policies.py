@@ -15,7 +15,12 @@ length over the run and the jobs still waiting at the end).
 Every policy runs the very same jobs, sampled with the engine's job source before the
 clock starts, in a fresh process, one at a time. Rate = jobs submitted / CPU seconds of
 ``Engine.run`` (sampling and table building excluded); ``x FIFO`` divides by FIFO's rate
-in the same invocation. The view is given the tenant names, as the engine is meant to.
+in the same invocation. The engine gives the view the scenario's tenant names, so the
+quotas and weights below apply to a tenant's jobs of all three classes together.
+
+``--plain`` also runs every policy that has shortcuts with them switched off
+(``simulator.policies.state.FAST_PATHS = False``; rows marked ``plain``): the simple
+passes, which make the same decisions (the table's queue columns agree), as a baseline.
 
 Quick mode (default): 2 x 10^4 stream jobs; ``--full``: 2 x 10^5. Policies whose pass
 costs O(look-ahead x running jobs) in a deep queue (``conservative_backfill``) run the
@@ -27,11 +32,13 @@ Usage::
     .venv/bin/python benchmarks/bench_policies.py              # quick
     .venv/bin/python benchmarks/bench_policies.py --full
     .venv/bin/python benchmarks/bench_policies.py --policies fifo,sjf_backfill
+    .venv/bin/python benchmarks/bench_policies.py --plain      # with the plain baselines
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import math
 import os
@@ -51,9 +58,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from simulator.engine import Engine  # noqa: E402
+from simulator.policies import state  # noqa: E402
 from simulator.scenario.loader import validate_mapping  # noqa: E402
 from simulator.scenario.schema import Scenario  # noqa: E402
-from simulator.workload import JobBatch, JobSource, tenant_names  # noqa: E402
+from simulator.workload import JobBatch, JobSource  # noqa: E402
 
 CARDS = 330_000
 CARDS_PER_SERVER = 8
@@ -81,11 +89,17 @@ TENANTS = {"names": ["t0", "t1", "t2", "t3"], "weights": [4, 2, 1, 1]}
 
 @dataclass(frozen=True)
 class Case:
-    """One policy with its parameters; ``slow`` cases run a shorter stream."""
+    """One policy with its parameters; ``slow`` cases run a shorter stream; ``plain``
+    cases run with the policies' shortcuts off."""
 
     policy: str
     params: dict[str, Any] = field(default_factory=dict)
     slow: bool = False
+    plain: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.policy} (plain)" if self.plain else self.policy
 
 
 CASES = [
@@ -100,6 +114,15 @@ CASES = [
     Case("quota", {"quotas": {"t0": 120_000, "t1": 80_000, "t2": 50_000, "t3": 50_000}}),
     Case("las"),
 ]
+# Policies with shortcuts (``simulator.policies.state.FAST_PATHS``).
+HAS_SHORTCUTS = {
+    "easy_backfill",
+    "conservative_backfill",
+    "sjf_backfill",
+    "fair_share",
+    "quota",
+    "las",
+}
 
 
 # --------------------------------------------------------------------------- world
@@ -213,13 +236,13 @@ def jobs(sc: Scenario, backlog: int, stream_jobs: int) -> list[JobBatch]:
 
 def worker(case: Case, backlog: int, stream_jobs: int) -> dict[str, Any]:
     """Run one case in this (fresh) process and measure ``Engine.run``."""
+    state.FAST_PATHS = not case.plain
     sc = scenario(case, 2 * (backlog + stream_jobs))
     batch = jobs(sc, backlog, stream_jobs)
     horizon_h = max(float(batch[0].submit_h[-1]), BACKLOG_SPAN_H) + 1e-9
     sc = sc.model_copy(update={"horizon_days": horizon_h / 24.0})
     engine = Engine(sc)
-    engine.view.tenant_names = tuple(tenant_names(sc))
-    engine.source.batches = lambda _h: iter(batch)  # type: ignore[method-assign]
+    engine.source.batches = lambda _h: iter(batch)  # type: ignore[method-assign,assignment]
     cpu = time.process_time()
     wall = time.perf_counter()
     raw = engine.run()
@@ -227,7 +250,7 @@ def worker(case: Case, backlog: int, stream_jobs: int) -> dict[str, Any]:
     wall_s = time.perf_counter() - wall
     online = CARDS
     return {
-        "policy": case.policy,
+        "policy": case.label,
         "jobs": raw.jobs_submitted,
         "events": raw.events,
         "cpu_s": cpu_s,
@@ -273,12 +296,23 @@ def main() -> None:
     parser.add_argument("--stream-jobs", type=int, help="stream jobs (default 2e4; --full 2e5)")
     parser.add_argument("--slow-jobs", type=int, default=1_000, help="stream jobs, slow cases")
     parser.add_argument("--policies", help="comma-separated subset (fifo is always run)")
+    parser.add_argument(
+        "--plain", action="store_true", help="also run each policy with its shortcuts off"
+    )
     args = parser.parse_args()
     stream = args.stream_jobs or (200_000 if args.full else 20_000)
     cases = CASES
     if args.policies:
         wanted = {"fifo", *(p.strip() for p in args.policies.split(","))}
         cases = [c for c in CASES if c.policy in wanted]
+    if args.plain:
+        cases = [
+            variant
+            for c in cases
+            for variant in (
+                [c, dataclasses.replace(c, plain=True)] if c.policy in HAS_SHORTCUTS else [c]
+            )
+        ]
     print(f"{dt.datetime.now().isoformat(timespec='seconds')}  {machine()}")
     print(
         f"{CARDS:,} cards in 6 pools; backlog {args.backlog:,} jobs in the first "
@@ -287,7 +321,7 @@ def main() -> None:
         f"of the backlog alone): the cost per job with the queue this deep.\n"
     )
     print(
-        f"{'policy':<22} {'stream':>7} {'CPU s':>8} {'jobs/s':>8} {'x FIFO':>7} "
+        f"{'policy':<30} {'stream':>7} {'CPU s':>8} {'jobs/s':>8} {'x FIFO':>7} "
         f"{'all jobs/s':>10} {'queue mean':>10} {'waiting end':>11} {'busy end':>8}"
     )
     fifo_rate = math.nan
@@ -300,7 +334,7 @@ def main() -> None:
         if case.policy == "fifo":
             fifo_rate = rate
         print(
-            f"{case.policy:<22} {n:>7,} {cpu_s:>8.2f} {rate:>8,.0f} {rate / fifo_rate:>7.3f} "
+            f"{case.label:<30} {n:>7,} {cpu_s:>8.2f} {rate:>8,.0f} {rate / fifo_rate:>7.3f} "
             f"{r['jobs'] / r['cpu_s']:>10,.0f} {r['queue_mean']:>10,.0f} "
             f"{r['waiting_end']:>11,} {r['busy_end']:>8.3f}",
             flush=True,

@@ -736,7 +736,7 @@ class Engine:
         failed, rest = pool.split_failed(job.placement)
         pool.start_repair(failed)
         self._repair(pool, failed)
-        spare = pool.take_spare() if failed.segments else None
+        spare = pool.take_spare(failed.segments[0][0]) if failed.segments else None
         if spare is not None:
             rest.segments.append((spare[0], [spare[1]]))
             job.placement = rest

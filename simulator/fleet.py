@@ -87,6 +87,7 @@ class Pool:
         "on_capacity_change",
         "max_cards",
         "spares",
+        "spare_count",
         "spare_fraction",
         "repair_cards",
         "maintenance_cards",
@@ -134,7 +135,8 @@ class Pool:
         self.used_free: dict[int, int] = {}  # server -> free cards, for servers small jobs use
         self.pending_retire = 0
         self.on_capacity_change: Callable[[Pool, int, str], None] | None = None
-        self.spares: list[tuple[int, int]] = []  # hot-spare servers as (pod, server)
+        self.spares: dict[int, list[int]] = {}  # hot-spare servers by pod (non-empty lists)
+        self.spare_count = 0
         self.spare_fraction = 0.0
         self.repair_cards = 0  # cards in repair (the engine holds their placements)
         self.maintenance_cards = 0  # cards held by maintenance windows
@@ -324,7 +326,7 @@ class Pool:
 
     @property
     def spare_cards(self) -> int:
-        return len(self.spares) * self.cards_per_server
+        return self.spare_count * self.cards_per_server
 
     @property
     def max_usable_cards(self) -> int:
@@ -339,15 +341,34 @@ class Pool:
 
     def fill_spares(self) -> None:
         """Move free whole servers into the hot spares until the target is reached."""
-        want = min(self.spare_target - len(self.spares), self.whole_free)
+        want = min(self.spare_target - self.spare_count, self.whole_free)
         if want > 0:
             self.free_cards -= want * self.cards_per_server
             for pod, ids in self._allocate_whole(want):
-                self.spares.extend((pod, i) for i in ids)
+                self._add_spares(pod, ids)
 
-    def take_spare(self) -> tuple[int, int] | None:
-        """A hot-spare server (pod, server) for a job that lost one, or None."""
-        return self.spares.pop() if self.spares else None
+    def _add_spares(self, pod: int, ids: list[int]) -> None:
+        self.spares.setdefault(pod, []).extend(ids)
+        self.spare_count += len(ids)
+
+    def _pop_spare(self, pod: int) -> int:
+        ids = self.spares[pod]
+        server = ids.pop()
+        if not ids:
+            del self.spares[pod]
+        self.spare_count -= 1
+        return server
+
+    def take_spare(self, pod: int) -> tuple[int, int] | None:
+        """A hot-spare server (pod, server) to replace a failed server of ``pod``: one in
+        the same pod when there is one; under ``pod_locality: require`` only such a one
+        (a job placed inside one pod stays inside it); None when there is none."""
+        if pod in self.spares:
+            return pod, self._pop_spare(pod)
+        if not self.spares or self.pod_locality == "require":
+            return None
+        other = next(iter(self.spares))
+        return other, self._pop_spare(other)
 
     def split_failed(self, placement: Placement) -> tuple[Placement, Placement]:
         """Split a job's placement into the failed part and the rest.
@@ -385,17 +406,17 @@ class Pool:
             self.free_cards -= 1
             failed = Placement([], self._allocate_small(1), 1)
         else:
-            pod, server = self.spares.pop(int((x - self.free_cards) // cps) % len(self.spares))
-            failed = Placement([(pod, [server])], -1, 0)
+            pod = next(iter(self.spares))
+            failed = Placement([(pod, [self._pop_spare(pod)])], -1, 0)
         self.start_repair(failed)
         return failed
 
     def end_repair(self, repaired: Placement) -> None:
         """A repaired part returns: to the hot spares when they are short, else free."""
         self.repair_cards -= _cards_of(repaired, self.cards_per_server)
-        if not repaired.small_cards and len(self.spares) < self.spare_target:
+        if not repaired.small_cards and self.spare_count < self.spare_target:
             for pod, ids in repaired.segments:
-                self.spares.extend((pod, i) for i in ids)
+                self._add_spares(pod, ids)
             return
         self.release(repaired)
 

@@ -14,6 +14,7 @@ and conservative backfilling against a brute-force reference.
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import pickle
 from collections.abc import Iterator
@@ -45,7 +46,9 @@ from simulator.policies import (
     make_policy,
     plugins,
 )
+from simulator.policies import base as policy_base
 from simulator.policies.base import Preempt, Start
+from simulator.policies.state import TenantIds, tenant_keyed
 from simulator.run import to_result
 from simulator.scenario import load_scenario
 
@@ -337,10 +340,12 @@ def tenant_scenario(sim, policy: str, params=None, *, servers: int = 1, **kwargs
     )
 
 
-def run_named(scenario, jobs):  # type: ignore[no-untyped-def]
-    """Run explicit jobs with the view knowing the tenant names (``t0``, ``t1``)."""
+def run_named(scenario, jobs, names: tuple[str, ...] | None = ("t0", "t1")):  # type: ignore[no-untyped-def]
+    """Run explicit jobs with the view knowing the tenant names ``names`` (the engine's
+    names when None, no names when empty)."""
     engine = ListEngine(scenario, jobs, check_invariants=True)
-    engine.view.tenant_names = ("t0", "t1")
+    if names is not None:
+        engine.view.tenant_names = names
     return engine, to_result(engine.run())
 
 
@@ -372,11 +377,48 @@ def test_fair_share_weights_by_tenant_name(sim):  # type: ignore[no-untyped-def]
     assert result.jobs["start_h"].tolist() == pytest.approx([0.0, 4.0, 6.0, 7.0], **EXACT)
 
 
-def test_fair_share_weights_by_tenant_index_without_names(sim):  # type: ignore[no-untyped-def]
-    """When the engine gives no tenant names, a tenant is its index as text: ``"0"``."""
-    scenario = tenant_scenario(sim, "fair_share", {"half_life_h": 1e6, "weights": {0: 3}})
-    run = sim.run_jobs(scenario, fair_share_jobs(sim))
-    assert run.starts() == pytest.approx([0.0, 4.0, 6.0, 7.0], **EXACT)
+@pytest.mark.parametrize(
+    ("weights", "names"),
+    [
+        ({"t0": 3}, None),  # the engine names the tenants from the scenario
+        ({0: 3}, None),  # an integer key is a tenant index: 0 is t0
+        ({0: 3}, ()),  # without names as well
+        ({"0": 3}, ()),  # without names, a tenant's name is its index as text
+        ({"t0": 3, 0: 1, 1: 1}, None),  # a name key wins over an index key of its tenant
+    ],
+)
+def test_fair_share_weights_by_tenant_name_or_index(sim, weights, names):  # type: ignore[no-untyped-def]
+    """Keys are tenant names; an integer key is a tenant index. Each of these weighs t0
+    (index 0) 3 and t1 1, which gives the timeline of the test above."""
+    scenario = tenant_scenario(sim, "fair_share", {"half_life_h": 1e6, "weights": weights})
+    engine, result = run_named(scenario, fair_share_jobs(sim), names)
+    assert engine.view.tenant_names == (("t0", "t1") if names is None else ())
+    assert result.jobs["start_h"].tolist() == pytest.approx([0.0, 4.0, 6.0, 7.0], **EXACT)
+
+
+def test_fair_share_text_digits_are_names_when_tenants_have_names(sim):  # type: ignore[no-untyped-def]
+    """With named tenants, ``"0"`` is a name no tenant has: equal weights, as in the first
+    fair-share test (C after D)."""
+    scenario = tenant_scenario(sim, "fair_share", {"half_life_h": 1e6, "weights": {"0": 3}})
+    _, result = run_named(scenario, fair_share_jobs(sim), None)
+    assert result.jobs["start_h"].tolist() == pytest.approx([0.0, 4.0, 7.0, 6.0], **EXACT)
+
+
+def test_tenant_keys_resolve_names_and_indices():
+    """The lookup rule on its own: names first, then integer keys, which stand for the
+    tenant with that index and so for every index of the same name."""
+
+    class View:
+        tenant_names = ("a", "b", "a", "c")
+
+        def tenant_name(self, t: int) -> str:
+            return self.tenant_names[t] if 0 <= t < len(self.tenant_names) else str(t)
+
+    keyed = tenant_keyed({"b": 2, 0: 5, 3: 7, "c": 9}, "w", lambda v: True, "any")
+    assert [keyed.get(View(), t, -1) for t in range(5)] == [5, 2, 5, 9, -1]
+    ids = TenantIds()
+    ids.sync(View())  # type: ignore[arg-type]
+    assert [ids(t) for t in range(5)] == [0, 1, 0, 3, 4]
 
 
 def test_fair_share_usage_decays_exactly(sim):  # type: ignore[no-untyped-def]
@@ -412,6 +454,22 @@ def test_quota_passes_over_jobs_beyond_their_tenant_quota(sim):  # type: ignore[
     assert starts[:3] == pytest.approx([0.0, 10.0, 2.0], **EXACT)
     assert math.isnan(starts[3])
     assert result.jobs["state"].tolist()[3] == "queued"
+
+
+def test_quota_counts_a_tenant_across_job_classes(sim):  # type: ignore[no-untyped-def]
+    """Two classes both submitted by ``t0`` (tenant indices 0 and 1, one name): one
+    quota of 8 cards for both, on two 8-card servers. A (class 0, 0-10) holds it, so B
+    (class 1, 8 cards) at 1 waits for A although a server is free: B 10-11. By index
+    they would be two tenants and B would start at 1."""
+    jobs = [sim.job(0.0, 8, 10.0, tenant=0), sim.job(1.0, 8, 1.0, job_class=1, tenant=1)]
+    classes = [
+        sim.job_class(name="a", tenants={"names": ["t0"]}),
+        sim.job_class(name="b", tenants={"names": ["t0"]}),
+    ]
+    scenario = one_pool(sim, "quota", {"quotas": {"t0": 8}}, servers=2, classes=classes)
+    engine, result = run_named(scenario, jobs, None)
+    assert engine.view.tenant_names == ("t0", "t0")
+    assert result.jobs["start_h"].tolist() == pytest.approx([0.0, 10.0], **EXACT)
 
 
 def test_quota_counts_cards_across_pools(sim):  # type: ignore[no-untyped-def]
@@ -635,6 +693,8 @@ def test_unknown_dispatch_rule_lists_what_exists():
         ("fair_share", {"half_life_h": 0}, "half_life_h must be > 0"),
         ("fair_share", {"weights": {"t0": -1}}, "weights['t0'] must be a number > 0"),
         ("fair_share", {"weights": [1, 2]}, "weights must map tenant names"),
+        ("fair_share", {"weights": {1.5: 2}}, "weights keys must be tenant names or"),
+        ("quota", {"quotas": {-1: 8}}, "quotas keys must be tenant names or"),
         ("quota", {"quotas": {"t0": 2.5}}, "quotas['t0'] must be a whole number of cards"),
         ("quota", {"default_quota": -1}, "default_quota must be a whole number"),
         ("las", {"thresholds_card_h": [10, 5]}, "must increase strictly"),
@@ -757,6 +817,69 @@ def test_entry_point_naming_something_else(monkeypatch, tmp_path: Path):  # type
     fake_entry_points(monkeypatch, tmp_path, "VALUE = 3\n", "tp_plugin_value:VALUE")
     with pytest.raises(PolicyError, match="neither a module nor a policy"):
         plugins.load_entry_point_policies()
+
+
+def test_registry_loads_entry_points(monkeypatch, tmp_path: Path, sim):  # type: ignore[no-untyped-def]
+    """The registry loads the installed packages' policies by itself, once: a policy of
+    the group ``lingang_sim.policies`` (faked in ``importlib.metadata``) is listed and
+    runs by name, with no ``policy.module``; its module imports ``Start`` and ``Preempt``
+    from ``simulator.policies``."""
+    (tmp_path / "tp_plugin_listed.py").write_text(
+        "from dataclasses import dataclass\n"
+        "from simulator.policies import Preempt, QueuePolicy, Start, register_policy\n\n"
+        "@register_policy('tp_listed_policy')\n"
+        "@dataclass(frozen=True)\n"
+        "class Listed(QueuePolicy):\n"
+        "    def decide(self, view):\n"
+        "        for job in view.waiting(10):\n"
+        "            pool = view.choose_pool(job)\n"
+        "            if pool is not None:\n"
+        "                yield Start(job, pool)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    group = plugins.ENTRY_POINT_GROUP
+    eps = [EntryPoint(name="tp_listed", value="tp_plugin_listed:Listed", group=group)]
+    asked: list[str | None] = []
+
+    def fake_entry_points(**kwargs: Any) -> list[EntryPoint]:
+        asked.append(kwargs.get("group"))
+        return eps if kwargs.get("group") == group else []
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", fake_entry_points)
+    monkeypatch.setattr(policy_base, "_entry_points_loaded", False)
+    assert "tp_listed_policy" in known_policies()
+    assert "tp_listed_policy" in known_policies()
+    assert asked == [group]  # once per process
+    jobs = [sim.job(0.0, 8, 1.0), sim.job(0.0, 16, 1.0), sim.job(0.5, 8, 1.0)]
+    run = sim.run_jobs(one_pool(sim, "tp_listed_policy"), jobs)
+    assert run.starts() == pytest.approx([0.0, 1.5, 0.5], **EXACT)  # B waits for A and C
+
+
+def test_registry_names_a_failing_entry_point_and_tries_again(monkeypatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A package whose entry point fails to import makes the registry's first use raise,
+    naming the entry point; once it imports, the registry works."""
+    module = tmp_path / "tp_plugin_flaky.py"
+    module.write_text("raise ImportError('needs a GPU driver')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    group = plugins.ENTRY_POINT_GROUP
+    eps = [EntryPoint(name="tp_flaky", value="tp_plugin_flaky", group=group)]
+    monkeypatch.setattr(
+        importlib.metadata,
+        "entry_points",
+        lambda **kw: eps if kw.get("group") == group else [],
+    )
+    monkeypatch.setattr(policy_base, "_entry_points_loaded", False)
+    with pytest.raises(PolicyError, match=r"entry point 'tp_flaky = tp_plugin_flaky'.*GPU"):
+        make_policy("fifo", {})
+    module.write_text("X = 1\n")
+    assert make_policy("fifo", {}).name == "fifo"
+
+
+def test_plugin_authors_import_decisions_from_the_package():
+    import simulator.policies as policies
+
+    assert policies.Start is Start and policies.Preempt is Preempt
+    assert {"Start", "Preempt", "QueuePolicy", "register_policy"} <= set(policies.__all__)
 
 
 # --------------------------------------------------------------------------- impossible decisions

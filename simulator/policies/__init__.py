@@ -1,11 +1,18 @@
 """Scheduling policies: queue order and backfilling, dispatch across pools, the registry.
 
-Built-in queue policies: ``fifo``, ``easy_backfill``. Built-in dispatch rules:
-``earliest_start``, ``fastest_card``. Write your own with :func:`register_policy`.
+A policy is a frozen dataclass subclassing :class:`QueuePolicy`, registered with
+:func:`register_policy`; its ``decide(view)`` reads the :class:`SchedulerView` and yields
+:class:`Start` and :class:`Preempt` decisions. Dispatch rules subclass
+:class:`DispatchRule` and register with :func:`register_dispatch`. ``known_policies()``
+lists the built-in policies, those of ``policy.module`` files loaded so far and those of
+installed packages (entry points of the group ``lingang_sim.policies``, see
+:mod:`simulator.policies.plugins`). See ``docs/policies.md``.
 """
 
 from simulator.policies.base import (
+    Decision,
     DispatchRule,
+    Preempt,
     QueuePolicy,
     Start,
     known_dispatch_rules,
@@ -19,7 +26,9 @@ from simulator.policies.base import (
 from simulator.policies.view import SchedulerView
 
 __all__ = [
+    "Decision",
     "DispatchRule",
+    "Preempt",
     "QueuePolicy",
     "SchedulerView",
     "Start",

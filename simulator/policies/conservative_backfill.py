@@ -21,14 +21,15 @@ Work: a pass places jobs in order only while a later job could still start now, 
 the reservations of later jobs cannot change what starts now. It stops when fewer free,
 unreserved cards remain now than any remaining job needs, or (tested every few
 placements) when no remaining group of jobs with the same cards and pools fits its
-shortest estimate from now on any pool. The jobs not placed keep their place in the
-window and are placed by a later pass that needs them. Each placement is O(profile
-steps) vectorised work, so a pass that follows freed capacity (a job end, new capacity;
-it rebuilds the profiles) costs O(jobs placed x (running jobs + lookahead)), with at
-most ``lookahead`` jobs placed; a pass that only saw arrivals keeps the profiles (in
-``view.memo``) and places jobs only up to a new arrival that fits now. With thousands of
-running jobs and a deep queue this is far slower than EASY (see
-``benchmarks/bench_policies.py``); a smaller ``lookahead`` bounds it.
+shortest estimate from now on any pool where its cards can be placed now. The jobs not
+placed keep their place in the window and are placed by a later pass that needs them.
+Each placement is O(profile steps) vectorised work, so a pass that follows freed
+capacity (a job end, new capacity; it rebuilds the profiles) costs O(jobs placed x
+(running jobs + lookahead)), with at most ``lookahead`` jobs placed; a pass that only
+saw arrivals keeps the profiles (in ``view.memo``) and places jobs only up to a new
+arrival that fits now. With thousands of running jobs and a deep queue this is far
+slower than EASY (see ``benchmarks/bench_policies.py``); a smaller ``lookahead`` bounds
+it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulator.policies import state
 from simulator.policies.base import QueuePolicy, Start, register_policy
 
 if TYPE_CHECKING:
@@ -201,6 +203,7 @@ class _StartBound:
         """Whether no job at position ``k`` or later can start now."""
         now = view.now
         pools = view.pools
+        fast = state.FAST_PATHS
         lowest: dict[int, np.ndarray] = {}  # per pool: fewest free cards up to each step
         for g, (cards, eligible) in enumerate(self.groups):
             shortest = self.shortest[g, k]
@@ -208,7 +211,8 @@ class _StartBound:
                 continue
             for p in eligible:
                 pool = pools[p]
-                if cards > pool.free_cards:
+                # A job starts now only where its cards can be placed now.
+                if not pool.can_fit(cards) if fast else cards > pool.free_cards:
                     continue
                 profile = profiles.get(p)
                 if profile is None:
@@ -282,6 +286,11 @@ class ConservativeBackfill(QueuePolicy):
         profiles = plan.profiles
         bound: _StartBound | None = None
         placed = 0
+        # Free, unreserved cards now on the roomiest pool. Only a start changes it: a
+        # reservation in the future leaves the profile's first step alone, and a profile
+        # made during the pass starts with at least the pool's free cards.
+        room = -1
+        fast = state.FAST_PATHS
         for k, job in enumerate(jobs):
             pool = self._place(view, profiles, job)
             placed += 1
@@ -289,12 +298,14 @@ class ConservativeBackfill(QueuePolicy):
                 plan.placed += 1
             else:
                 yield Start(job, pool)
+                room = -1
             if k + 1 == len(jobs):
                 break
-            room = max(
-                min(p.free_cards, int(profiles[i]._free[0])) if i in profiles else p.free_cards
-                for i, p in enumerate(pools)
-            )
+            if room < 0 or not fast:
+                room = max(
+                    min(p.free_cards, int(profiles[i]._free[0])) if i in profiles else p.free_cards
+                    for i, p in enumerate(pools)
+                )
             if room < fewest[k + 1]:
                 break
             if (k + 1) % _StartBound.EVERY == 0:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from simulator.errors import PolicyError
 from simulator.policies.base import DispatchRule, register_dispatch
-from simulator.policies.state import RunState, is_number, tenant_keyed
+from simulator.policies.state import RunState, TenantKeyed, is_number, tenant_keyed
 
 if TYPE_CHECKING:
     from simulator.job import TrainingJob
@@ -128,15 +128,15 @@ class HomeCentre(DispatchRule):
     only prefer home. A job that passes ``spill_after_h`` while waiting may spill at the
     next scheduling pass (an arrival, an end, a capacity change), not at that instant.
 
-    Tenant names come from ``view.tenant_name``; when the engine does not name tenants a
-    tenant is known by its index written as text (``"0"``, ``"1"``, ...).
+    Tenant names come from ``view.tenant_name``; when the engine names no tenants a
+    tenant's name is its index written as text (``"0"``, ``"1"``, ...).
 
     Attributes:
-        homes: tenant name -> home centre name.
+        homes: tenant name (or tenant index, an integer) -> home centre name.
         spill_after_h: hours a job waits before it may start outside its home centre.
     """
 
-    homes: dict[str, str] | None = None
+    homes: dict[str | int, str] | None = None
     spill_after_h: float = 24.0
 
     def __post_init__(self) -> None:
@@ -145,8 +145,8 @@ class HomeCentre(DispatchRule):
             raise ValueError(f"spill_after_h must be >= 0, got {self.spill_after_h!r}")
 
     @cached_property
-    def _homes(self) -> dict[str, str]:
-        """Home centre by tenant name, checked."""
+    def _homes(self) -> TenantKeyed:
+        """Home centre by tenant name or index, checked."""
         return tenant_keyed(
             self.homes, "homes", lambda c: isinstance(c, str) and bool(c), "a centre name"
         )
@@ -161,7 +161,7 @@ class HomeCentre(DispatchRule):
         run = self._state.of(view)
         tenant = job.tenant
         if tenant not in run.home:
-            centre = self._homes.get(view.tenant_name(tenant))
+            centre = self._homes.get(view, tenant)
             if centre is None:
                 run.home[tenant] = None
             else:

@@ -9,7 +9,11 @@ the extra cards, so it cannot delay the head job; on other pools it is not const
 
 The shadow time counts cards, not server shapes: a reservation assumes the head's cards
 can be placed once enough cards are free. Backfill scans at most ``lookahead`` queued
-jobs per pass, so a pass costs O(lookahead) whatever the queue length.
+jobs per pass, so a pass costs O(lookahead) whatever the queue length; a candidate
+whose cards fit no pool now, or only the reserved pool while it would delay the head,
+is dismissed in O(1) (:func:`~simulator.policies.ordering.backfill_candidates`, shared
+with the policies built on EASY). A pass that follows only arrivals, with the same head,
+examines only the new arrivals.
 """
 
 from __future__ import annotations
@@ -20,35 +24,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from simulator.policies.base import QueuePolicy, Start, register_policy
+from simulator.policies.ordering import backfill_candidates, shadow_time
 
 if TYPE_CHECKING:
     from simulator.job import TrainingJob
     from simulator.policies.view import SchedulerView
 
-
-def shadow_time(view: SchedulerView, job: TrainingJob, pool: int) -> tuple[float, int]:
-    """When ``job`` could start on ``pool`` by running jobs' estimates, and the spare cards.
-
-    Returns:
-        (shadow time in hours, extra cards free at that time beyond the job's need);
-        (inf, 0) when the pool's online cards can never hold the job.
-    """
-    p = view.pools[pool]
-    need = job.cards
-    if need > p.online_cards:
-        return math.inf, 0
-    available = p.free_cards
-    now = view.now
-    if available >= need:
-        # Enough cards but not in a usable shape: the next release is the best guess.
-        for end, _, _ in view.running_by_estimated_end(pool):
-            return max(end, now), available - need
-        return now, available - need
-    for end, _, cards in view.running_by_estimated_end(pool):
-        available += cards
-        if available >= need:
-            return max(end, now), available - need
-    return math.inf, 0
+__all__ = ["EasyBackfill", "shadow_time"]
 
 
 @register_policy("easy_backfill")
@@ -90,35 +72,7 @@ class EasyBackfill(QueuePolicy):
             first_fresh = view.queue_length() - len(fresh)
             candidates = fresh[: max(0, self.lookahead - first_fresh)]
         _, res_pool, shadow, extra = reservation
-        now = view.now
-        # Free cards only shrink during a pass, so no job larger than this can start, and
-        # once nothing is free the scan can stop.
-        pools = view.pools
-        most_free = max((p.free_cards for p in pools), default=0)
-        for job in candidates:
-            if most_free == 0:
-                break
-            if job.cards > most_free:
-                continue
-            options = view.start_options(job)
-            if not options:
-                continue
-            free_options = [p for p in options if p != res_pool]
-            if free_options:
-                chosen = (
-                    free_options[0]
-                    if len(free_options) == 1
-                    else view.dispatch.choose(job, free_options, view)
-                )
-            elif now + view.estimated_runtime(job, res_pool) <= shadow:
-                chosen = res_pool  # ends before the head's reservation
-            elif job.cards <= extra:
-                extra -= job.cards  # uses cards the head will not need
-                chosen = res_pool
-            else:
-                continue
-            yield Start(job, chosen)
-            most_free = max(p.free_cards for p in pools)
+        extra = yield from backfill_candidates(view, candidates, res_pool, shadow, extra)
         view.memo["easy"] = (head.id, res_pool, shadow, extra)
 
     @staticmethod

@@ -1,5 +1,9 @@
 """Fair share between tenants with decaying usage (the Slurm fair-share factor).
 
+Tenants: a tenant is its name (``view.tenant_name``): tenant indices that carry the same
+name, a tenant that submits to several job classes, share one usage, one weight and one
+place in the order.
+
 Usage: each tenant's usage U is the card-hours its running jobs consumed, decayed with a
 half-life ``half_life_h``: a card-hour consumed ``a`` hours ago counts ``2^(-a / h)``.
 It is kept exactly between passes: over an interval in which a tenant runs n cards its
@@ -7,10 +11,10 @@ usage becomes ``U 2^(-dt/h) + n h / ln 2 (1 - 2^(-dt/h))``; a job that ended dur
 interval is found at the next pass and its cards are taken off from its end time on.
 
 Factor: with ``u`` the tenant's share of the total usage of all tenants and ``s`` its
-share of the weights of the tenants seen so far (``weights``, by tenant name; 1 for a
-tenant not listed), the fair-share factor is ``F = 2^(-u / s)``: 1 for a tenant that used
-nothing, 1/2 for one that used exactly its share, towards 0 for heavy users. With no
-usage at all every tenant has F = 1.
+share of the weights of the tenants seen so far (``weights``, by tenant name, or by
+tenant index for an integer key; 1 for a tenant not listed), the fair-share factor is
+``F = 2^(-u / s)``: 1 for a tenant that used nothing, 1/2 for one that used exactly its
+share, towards 0 for heavy users. With no usage at all every tenant has F = 1.
 
 Order: tenants by descending F (ties: the tenant whose first queued job was submitted
 first), each tenant's jobs in submit order; so all queued jobs of the tenant furthest
@@ -19,10 +23,8 @@ below its share come first. Scheduling is EASY backfilling on that order
 reserved, later ones start if they cannot delay it. The order is recomputed at every
 pass (factors change as usage decays), at a cost of O(tenants); a pass that only saw
 arrivals, with the same tenant order and head as the previous one, examines only the new
-arrivals within the look-ahead.
-
-Tenant names come from ``view.tenant_name``; when the engine does not name tenants a
-tenant is known by its index, written as text (``"0"``, ``"1"``, ...).
+arrivals within the look-ahead. When the engine names no tenants, a tenant's name is its
+index written as text (``"0"``, ``"1"``, ...).
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ from sortedcontainers import SortedList
 
 from simulator.policies.base import QueuePolicy, Start, register_policy
 from simulator.policies.ordering import backfill_pass
-from simulator.policies.state import RunningJobs, RunState, is_number, tenant_keyed
+from simulator.policies.state import (
+    RunningJobs,
+    RunState,
+    TenantIds,
+    TenantKeyed,
+    is_number,
+    tenant_keyed,
+)
 
 if TYPE_CHECKING:
     from simulator.job import TrainingJob
@@ -47,9 +56,13 @@ LN2 = math.log(2.0)
 
 
 class TenantOrder:
-    """Queued jobs grouped by tenant (submit order inside), tenants in a given order."""
+    """Queued jobs grouped by tenant (submit order inside), tenants in a given order.
 
-    def __init__(self) -> None:
+    A job's tenant is ``tenant_id(job.tenant)``.
+    """
+
+    def __init__(self, tenant_id: TenantIds) -> None:
+        self.tenant_id = tenant_id
         self.queues: dict[int, SortedList] = {}  # tenant -> (submit, id) ascending
         self.jobs: dict[int, TrainingJob] = {}
         self.tenants: list[int] = []  # tenants with queued jobs, in scheduling order
@@ -58,8 +71,12 @@ class TenantOrder:
         return len(self.jobs)
 
     def sync(self, view: SchedulerView) -> None:
-        """Take in new arrivals; rebuild from the view if the counts disagree."""
+        """Take in new arrivals and jobs that went back to the queue without the policy
+        stopping them; rebuild from the view if the counts disagree."""
         for job in view.new_arrivals:
+            if view.is_queued(job):
+                self.add(job)
+        for job in view.ended:
             if view.is_queued(job):
                 self.add(job)
         if len(self.jobs) != view.queue_length():
@@ -71,15 +88,16 @@ class TenantOrder:
     def add(self, job: TrainingJob) -> None:
         if job.id in self.jobs:
             return
-        queue = self.queues.get(job.tenant)
+        tenant = self.tenant_id(job.tenant)
+        queue = self.queues.get(tenant)
         if queue is None:
-            queue = self.queues[job.tenant] = SortedList()
+            queue = self.queues[tenant] = SortedList()
         queue.add((job.submit, job.id))
         self.jobs[job.id] = job
 
     def discard(self, job: TrainingJob) -> None:
         if self.jobs.pop(job.id, None) is not None:
-            self.queues[job.tenant].remove((job.submit, job.id))
+            self.queues[self.tenant_id(job.tenant)].remove((job.submit, job.id))
 
     def arrange(self, factor: dict[int, float]) -> None:
         """Order the tenants with queued jobs by descending factor, then by first job."""
@@ -112,9 +130,10 @@ class TenantOrder:
 
     def rank(self, job: TrainingJob) -> int:
         before = 0
+        tenant = self.tenant_id(job.tenant)
         for t in self.tenants:
             queue = self.queues[t]
-            if t == job.tenant:
+            if t == tenant:
                 return before + int(queue.bisect_left((job.submit, job.id)))
             before += len(queue)
         return before
@@ -127,10 +146,11 @@ class _FairShareRun:
     """One run's memory: usage per tenant, running jobs, the tenant order."""
 
     def __init__(self) -> None:
-        self.usage: dict[int, float] = {}  # decayed card-hours, as of ``since``
+        self.tenant_id = TenantIds()  # tenant index -> tenant (first index of its name)
+        self.usage: dict[int, float] = {}  # tenant -> decayed card-hours, as of ``since``
         self.since = 0.0
-        self.running = RunningJobs()
-        self.order = TenantOrder()
+        self.running = RunningJobs(self.tenant_id)
+        self.order = TenantOrder(self.tenant_id)
         self.weight: dict[int, float] = {}  # tenants seen so far -> weight
 
 
@@ -141,12 +161,13 @@ class FairShare(QueuePolicy):
 
     Attributes:
         half_life_h: half-life of past usage, hours.
-        weights: tenant name -> share weight (> 0); tenants not listed weigh 1.
+        weights: tenant name (or tenant index, an integer) -> share weight (> 0);
+            tenants not listed weigh 1.
         lookahead: queued jobs that do not start examined per pass (the head included).
     """
 
     half_life_h: float = 168.0
-    weights: dict[str, float] | None = None
+    weights: dict[str | int, float] | None = None
     lookahead: int = 1000
     needs_estimated_ends = True
 
@@ -158,8 +179,8 @@ class FairShare(QueuePolicy):
             raise ValueError(f"lookahead must be >= 1, got {self.lookahead}")
 
     @cached_property
-    def _weights(self) -> dict[str, float]:
-        """The weights by tenant name, checked."""
+    def _weights(self) -> TenantKeyed:
+        """The weights by tenant name or index, checked."""
         return tenant_keyed(
             self.weights, "weights", lambda w: is_number(w) and w > 0, "a number > 0"
         )
@@ -171,11 +192,12 @@ class FairShare(QueuePolicy):
 
     def decide(self, view: SchedulerView) -> Iterator[Start]:
         run = self._state.of(view)
+        run.tenant_id.sync(view)
         run.order.sync(view)
         for job in view.new_arrivals:
-            if job.tenant not in run.weight:
-                name = view.tenant_name(job.tenant)
-                run.weight[job.tenant] = float(self._weights.get(name, 1.0))
+            tenant = run.tenant_id(job.tenant)
+            if tenant not in run.weight:
+                run.weight[tenant] = float(self._weights.get(view, tenant, 1.0))
         self._update_usage(view, run)
         run.order.arrange(self.factors(run))
         return backfill_pass(
@@ -198,7 +220,8 @@ class FairShare(QueuePolicy):
         for job in run.running.sync(view):
             # Counted as running until now; it stopped at job.end.
             over = job.cards * h / LN2 * (1.0 - 2.0 ** (-(now - job.end) / h))
-            run.usage[job.tenant] = max(0.0, run.usage.get(job.tenant, 0.0) - over)
+            tenant = run.tenant_id(job.tenant)
+            run.usage[tenant] = max(0.0, run.usage.get(tenant, 0.0) - over)
         run.since = now
 
     def factors(self, run: _FairShareRun) -> dict[int, float]:

@@ -18,18 +18,21 @@ second sweep that starts but does not preempt).
 
 Demotion: a running job crosses a threshold at a time known when it starts (its
 attained service grows at ``cards`` card-hours per hour). Crossings are applied at
-scheduling passes (an arrival, a job end, a capacity change): the engine has no timer
-pass, so a job that crossed a threshold keeps its old queue, and cannot be preempted as
-a member of the new one, until the next pass. A policy hook such as ``next_pass_h(view)``
-(the engine scheduling a pass at the earliest time a policy asks for) would make
-demotion exact in time.
+scheduling passes (an arrival, a job end, a capacity change), so a job that crossed a
+threshold keeps its old queue, and cannot be preempted as a member of the new one, until
+the next pass. (The engine runs a timed pass for a policy that asks for one with
+``QueuePolicy.next_pass_h``; this policy does not ask, which keeps its timelines as
+documented here.)
 
 State (per run, derived from the view and the policy's own decisions): attained service
-of the jobs it stopped, the running jobs by pool and queue, and a heap of upcoming
-threshold crossings.
+of the jobs that were stopped (by the policy, or by a failure: found in ``view.ended``
+back in the queue), the running jobs by pool and queue, and a heap of upcoming threshold
+crossings.
 
 Work: a pass examines at most ``lookahead`` jobs; a job that fits nowhere and has too
-few cards of higher-queue jobs to take is dismissed in O(1). A pass that follows only
+few cards of higher-queue jobs to take is dismissed in O(1) (with the shortcuts of
+``simulator.policies.state.FAST_PATHS``: one comparison with the most cards a job of its
+queue and pools could start or preempt with, kept until the next start). A pass that follows only
 arrivals (no capacity freed, no demotion, no job started above queue 0 since the last
 full pass) examines only the new jobs within the look-ahead: the others were examined
 and could neither start nor preempt, and nothing has improved for them since.
@@ -45,6 +48,7 @@ from functools import cached_property, partial
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
+from simulator.policies import state
 from simulator.policies.base import Preempt, QueuePolicy, Start, register_policy
 from simulator.policies.state import RunningJobs, RunState, SortedOrder, is_number
 
@@ -66,6 +70,10 @@ class _LasRun:
         self.by_level: list[dict[int, dict[int, TrainingJob]]] = []
         self.level_cards: list[list[int]] = []  # per pool: running cards by queue
         self.crossings: list[tuple[float, int, float, TrainingJob]] = []
+        # When the policy started each running job's segment. A job restarted in place
+        # on a hot spare after a failure keeps its cards without a new start by the
+        # policy (its ``run_start`` moves on): its service still counts from this time.
+        self.since: dict[int, float] = {}
         # Whether a job started above queue 0 since the last full pass: it may be a
         # victim that a job examined in that pass lacked.
         self.new_victims = False
@@ -87,6 +95,7 @@ class _LasRun:
         attained = self.attained.get(job.id, 0.0)
         level = self.queue_of(attained)
         self.new_victims |= level > 0
+        self.since[job.id] = job.run_start
         self._enter(job, level, attained, job.run_start)
 
     def _leave(self, job: TrainingJob, pool: int) -> None:
@@ -99,13 +108,24 @@ class _LasRun:
 
     def ended(self, job: TrainingJob) -> None:
         self._leave(job, job.pool)
+        self.since.pop(job.id, None)
         self.attained.pop(job.id, None)
+
+    def requeued(self, job: TrainingJob) -> None:
+        """Forget a job that something other than the policy stopped (``job.end``: when),
+        adding its segment to its attained service."""
+        self._leave(job, job.pool)
+        self.attained[job.id] = self.attained.get(job.id, 0.0) + job.cards * (
+            job.end - self.since.pop(job.id)
+        )
 
     def stopped(self, job: TrainingJob, pool: int, now: float) -> None:
         """Forget a job the policy stopped, adding its segment to its attained service."""
         self.running.remove(job, pool)
         self._leave(job, pool)
-        self.attained[job.id] = self.attained.get(job.id, 0.0) + job.cards * (now - job.run_start)
+        self.attained[job.id] = self.attained.get(job.id, 0.0) + job.cards * (
+            now - self.since.pop(job.id)
+        )
 
     def demote(self, view: SchedulerView) -> int:
         """Move running jobs whose attained service crossed a threshold to their queue;
@@ -115,7 +135,7 @@ class _LasRun:
         moved = 0
         while crossings and crossings[0][0] <= now:
             _, _, run_start, job = heapq.heappop(crossings)
-            if job.id not in self.level or job.run_start != run_start:
+            if job.id not in self.level or self.since.get(job.id) != run_start:
                 continue  # ended or stopped since
             if not view.is_running(job):
                 continue  # ended; forgotten at the next sync
@@ -134,7 +154,7 @@ class _LasRun:
         self.level_cards[p][level] += job.cards
         if level < len(self.thresholds):
             cross = now + (self.thresholds[level] - attained) / job.cards
-            heapq.heappush(self.crossings, (cross, job.id, job.run_start, job))
+            heapq.heappush(self.crossings, (cross, job.id, self.since[job.id], job))
 
     def victims(self, pool: int, above: int) -> Iterator[TrainingJob]:
         """Running jobs of ``pool`` in queues > ``above``: highest queue first, latest
@@ -204,31 +224,49 @@ class LeastAttainedService(QueuePolicy):
     def decide(self, view: SchedulerView) -> Iterator[Start | Preempt]:
         run = self._state.of(view)
         order = run.order
-        order.sync(view)
         for job in run.running.sync(view):
-            run.ended(job)
+            if view.is_queued(job):
+                run.requeued(job)  # stopped by something else (a failure), back in the queue
+            else:
+                run.ended(job)
+        order.sync(view)  # after ``requeued``: a requeued job's queue counts its segment
         moved = run.demote(view)
         if not (view.capacity_freed or moved or run.new_victims) and view.memo.get("las"):
             # Only arrivals since a full pass: the jobs examined then still cannot start
             # (free cards only shrank, no victim appeared); examine the new ones.
             fresh = [j for j in view.new_arrivals if view.is_queued(j)]
             ranked = sorted((order.rank(j), j.id, j) for j in fresh)
-            candidates = [j for r, _, j in ranked if r < self.lookahead]
+            candidates = [(order.sort_key(j), j) for r, _, j in ranked if r < self.lookahead]
         else:
-            candidates = order.window(0, self.lookahead)
+            candidates = order.window_items(0, self.lookahead)
             run.new_victims = False
         view.memo["las"] = True
         # Per (queue, pools): the most cards of running jobs in higher queues on one of
         # the pools, and that plus the pool's free cards; recomputed after each change.
         bounds: dict[tuple[int, tuple[int, ...]], tuple[int, int]] = {}
         most_free = max(p.free_cards for p in view.pools)
+        # Shortcut: for the queue of the current job (the window is in queue order), per
+        # set of pools, the most cards a job may have and still start or preempt; a
+        # larger job would do neither. Emptied with ``bounds``.
+        fast = state.FAST_PATHS
+        limits: dict[tuple[int, ...], int] = {}
+        limits_level = -1
         preempted = False
-        for job in candidates:
+        for key_of_job, job in candidates:
+            level = key_of_job[0]
+            if fast:
+                if level != limits_level:
+                    limits.clear()
+                    limits_level = level
+                limit = limits.get(job.eligible)
+                if limit is None:
+                    limit = limits[job.eligible] = self._limit(view, run, level, job.eligible)
+                if job.cards > limit:
+                    continue
             pool = view.choose_pool(job) if job.cards <= most_free else None
             if pool is None:
                 if not self.preemptive:
                     continue
-                level = order.sort_key(job)[0]
                 key = (level, job.eligible)
                 bound = bounds.get(key)
                 if bound is None:
@@ -252,12 +290,14 @@ class LeastAttainedService(QueuePolicy):
                 if not view.can_start(job, pool):
                     most_free = max(p.free_cards for p in view.pools)
                     bounds.clear()
+                    limits.clear()
                     continue
             order.discard(job)
             yield Start(job, pool)
             run.started(job)
             most_free = max(p.free_cards for p in view.pools)
             bounds.clear()
+            limits.clear()
         if preempted:
             # Cards the preempting jobs did not need: offered in order, without preempting.
             most_free = max(p.free_cards for p in view.pools)
@@ -270,6 +310,19 @@ class LeastAttainedService(QueuePolicy):
                     yield Start(job, pool)
                     run.started(job)
                     most_free = max(p.free_cards for p in view.pools)
+
+    def _limit(
+        self, view: SchedulerView, run: _LasRun, level: int, eligible: tuple[int, ...]
+    ) -> int:
+        """The most cards a job of queue ``level`` on ``eligible`` pools may have and
+        still start now (free cards on one pool) or preempt (free and victims' cards on
+        one pool, when it has victims): a larger job can do neither."""
+        fits = max([view.pools[p].free_cards for p in eligible])
+        if self.preemptive:
+            victims, with_free = run.bounds(view, level, eligible)
+            if victims > 0:
+                return max(fits, with_free)
+        return fits
 
     @staticmethod
     def _plan(

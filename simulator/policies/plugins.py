@@ -10,11 +10,17 @@ Loading an entry point imports its module, which runs the module's
 name a policy class that is not decorated: it is then registered under the entry
 point's name. Either way, the policy is then available by name in any scenario, with no
 ``policy.module`` needed.
+
+The registry loads the entry points once per process, the first time it is asked for a
+policy or dispatch rule (``make_policy``, ``known_policies``, ...), right after the
+built-in ones; an entry point that fails to import makes that request raise
+:class:`~simulator.errors.PolicyError` naming it, and the next request tries again.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import EntryPoint, entry_points
+import importlib.metadata
+from importlib.metadata import EntryPoint
 
 from simulator.errors import PolicyError
 from simulator.policies.base import (
@@ -27,6 +33,11 @@ from simulator.policies.base import (
 )
 
 ENTRY_POINT_GROUP = "lingang_sim.policies"
+
+
+def entry_points(group: str) -> list[EntryPoint]:
+    """The installed entry points of ``group`` (read from the package metadata)."""
+    return list(importlib.metadata.entry_points(group=group))
 
 
 def load_entry_point_policies(group: str = ENTRY_POINT_GROUP) -> list[str]:

@@ -1,8 +1,10 @@
 """Hard per-tenant card quotas on top of FIFO with EASY backfilling.
 
 Admission: a job may start only if its tenant's running cards plus its own cards stay
-within the tenant's quota (``quotas`` by tenant name, else ``default_quota``; no quota
-when both are absent). Running cards count every pool and centre together. A job that
+within the tenant's quota (``quotas`` by tenant name, or by tenant index for an integer
+key, else ``default_quota``; no quota when both are absent). Running cards count every
+pool and centre together, and every job class: a tenant is its name, so tenant indices
+that carry the same name share one quota. A job that
 is not admitted is passed over: it neither starts nor blocks later jobs, and it is
 admitted again as soon as its tenant's jobs end. A job larger than its tenant's quota
 never starts.
@@ -13,20 +15,29 @@ start gets an EASY reservation and later admitted jobs start if they cannot dela
 admitted job that cannot start blocks the later ones instead.
 
 A pass examines at most ``lookahead`` jobs that do not start (passed over, the head and
-backfill candidates). Tenant names come from ``view.tenant_name``; when the engine does
-not name tenants a tenant is known by its index written as text (``"0"``, ``"1"``, ...).
+backfill candidates). Tenant names come from ``view.tenant_name``; when the engine names
+no tenants a tenant's name is its index written as text (``"0"``, ``"1"``, ...).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from simulator.policies import state
 from simulator.policies.base import QueuePolicy, Start, register_policy
 from simulator.policies.ordering import backfill_pass
-from simulator.policies.state import RunningJobs, RunState, SortedOrder, tenant_keyed
+from simulator.policies.state import (
+    GroupedOrder,
+    RunningJobs,
+    RunState,
+    TenantIds,
+    TenantKeyed,
+    tenant_keyed,
+)
 
 if TYPE_CHECKING:
     from simulator.job import TrainingJob
@@ -39,9 +50,10 @@ def _submit_key(job: TrainingJob) -> tuple[Any, ...]:
 
 class _QuotaRun:
     def __init__(self) -> None:
-        self.order = SortedOrder(_submit_key)
-        self.running = RunningJobs()
-        self.quota: dict[int, int | None] = {}  # tenant index -> quota (None: unlimited)
+        self.tenant_id = TenantIds()  # tenant index -> tenant (first index of its name)
+        self.order = GroupedOrder(_submit_key)
+        self.running = RunningJobs(self.tenant_id)
+        self.quota: dict[int, int | None] = {}  # tenant -> quota (None: unlimited)
 
 
 def _is_cards(value: Any) -> bool:
@@ -54,13 +66,14 @@ class TenantQuota(QueuePolicy):
     """FIFO with EASY backfill, where a tenant never holds more cards than its quota.
 
     Attributes:
-        quotas: tenant name -> most cards its running jobs may hold together (>= 0).
+        quotas: tenant name (or tenant index, an integer) -> most cards its running jobs
+            may hold together (>= 0).
         default_quota: the quota of tenants not in ``quotas`` (None: unlimited).
         lookahead: queued jobs that do not start examined per pass.
         backfill: EASY backfilling among admitted jobs (False: strict FIFO among them).
     """
 
-    quotas: dict[str, int] | None = None
+    quotas: dict[str | int, int] | None = None
     default_quota: int | None = None
     lookahead: int = 1000
     backfill: bool = True
@@ -77,8 +90,8 @@ class TenantQuota(QueuePolicy):
             raise ValueError(f"lookahead must be >= 1, got {self.lookahead}")
 
     @cached_property
-    def _quotas(self) -> dict[str, int]:
-        """The quotas by tenant name, checked."""
+    def _quotas(self) -> TenantKeyed:
+        """The quotas by tenant name or index, checked."""
         return tenant_keyed(self.quotas, "quotas", _is_cards, "a whole number of cards >= 0")
 
     @cached_property
@@ -88,27 +101,58 @@ class TenantQuota(QueuePolicy):
 
     def decide(self, view: SchedulerView) -> Iterator[Start]:
         run = self._state.of(view)
+        run.tenant_id.sync(view)
         run.order.sync(view)
         run.running.sync(view)
         quota = run.quota
         held = run.running.tenant_cards
+        tenant_id = run.tenant_id
+
+        def limit_of(tenant: int) -> int | None:
+            if tenant in quota:
+                return quota[tenant]
+            limit = quota[tenant] = self._quotas.get(view, tenant, self.default_quota)
+            return limit
 
         def admit(job: TrainingJob) -> bool:
-            tenant = job.tenant
-            if tenant in quota:
-                limit = quota[tenant]
-            else:
-                limit = quota[tenant] = self._quotas.get(
-                    view.tenant_name(tenant), self.default_quota
-                )
+            tenant = tenant_id(job.tenant)
+            limit = limit_of(tenant)
             return limit is None or held.get(tenant, 0) + job.cards <= limit
+
+        if not state.FAST_PATHS:
+            return backfill_pass(
+                view,
+                run.order,
+                self.lookahead,
+                "quota",
+                admit=admit,
+                on_start=run.running.add,
+                backfill=self.backfill,
+            )
+
+        # Shortcut: the cards each tenant index may still start, until the next start.
+        room: dict[int, float] = {}
+
+        def admit_fast(job: TrainingJob) -> bool:
+            cards = room.get(job.tenant)
+            if cards is None:
+                tenant = tenant_id(job.tenant)
+                limit = limit_of(tenant)
+                cards = room[job.tenant] = (
+                    math.inf if limit is None else limit - held.get(tenant, 0)
+                )
+            return job.cards <= cards
+
+        def started(job: TrainingJob) -> None:
+            run.running.add(job)
+            room.clear()
 
         return backfill_pass(
             view,
             run.order,
             self.lookahead,
             "quota",
-            admit=admit,
-            on_start=run.running.add,
+            admit=admit_fast,
+            on_start=started,
             backfill=self.backfill,
         )

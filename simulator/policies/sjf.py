@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.policies.base import QueuePolicy, Start, register_policy
 from simulator.policies.ordering import backfill_pass, strict_pass
-from simulator.policies.state import RunState, SortedOrder
+from simulator.policies.state import GroupedOrder, RunState, SortedOrder
 
 if TYPE_CHECKING:
     from simulator.job import TrainingJob
@@ -40,6 +40,10 @@ def estimate_key(job: TrainingJob) -> tuple[Any, ...]:
 
 def _sjf_order() -> SortedOrder:
     return SortedOrder(estimate_key)
+
+
+def _sjf_grouped_order() -> GroupedOrder:
+    return GroupedOrder(estimate_key)
 
 
 @register_policy("sjf")
@@ -75,9 +79,9 @@ class ShortestJobFirstBackfill(QueuePolicy):
             raise ValueError(f"lookahead must be >= 1, got {self.lookahead}")
 
     @cached_property
-    def _state(self) -> RunState[SortedOrder]:
+    def _state(self) -> RunState[GroupedOrder]:
         """This policy's memory of the run it is serving (not a parameter)."""
-        return RunState(_sjf_order)
+        return RunState(_sjf_grouped_order)
 
     def decide(self, view: SchedulerView) -> Iterator[Start]:
         order = self._state.of(view)

@@ -10,21 +10,22 @@ here is derived from what the view shows and from the policy's own decisions:
 * :class:`SortedOrder`: the queued jobs ordered by a key fixed while a job waits (its
   estimate, priority class, service queue, submit time). It follows ``view.new_arrivals``
   and the policy's own starts and preemptions in O(log n) per change, so a pass reads the
-  first jobs of the order without scanning the queue. If its count ever disagrees with
-  the view's queue (a job requeued by something other than the policy), it rebuilds
-  itself from the view.
-* :class:`RunningJobs`: the jobs the policy started that still run, by pool. A job's end
-  is found at the first pass after it: the pool's busy cards then differ from the cards
-  of the jobs the policy has running there, and only such pools are compared with
-  ``view.running_ids()``.
-* :func:`tenant_keyed`: parameters keyed by tenant name (``weights``, ``quotas``,
-  ``homes``), checked once when the policy is built.
+  first jobs of the order without scanning the queue. A job that went back to the queue
+  without the policy stopping it (a failure) is taken from ``view.ended``. If its count
+  ever disagrees with the view's queue anyway, it rebuilds itself from the view.
+* :class:`RunningJobs`: the jobs the policy started that still run, by pool. A job that
+  stopped running (finished, preempted or interrupted) is forgotten at the first pass
+  after it, from ``view.ended``; the policy's own preemptions are forgotten at once.
+* :class:`TenantIds` and :class:`TenantKeyed`: who a tenant is and the parameters keyed
+  by tenant (``weights``, ``quotas``, ``homes``). A tenant is its name: tenant indices
+  that carry the same name (the same tenant submitting several job classes) are one
+  tenant. A parameter's key is a tenant name; an integer key is a tenant index.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sortedcontainers import SortedList
@@ -34,6 +35,11 @@ if TYPE_CHECKING:
     from simulator.policies.view import SchedulerView
 
 T = TypeVar("T")
+
+#: Whether the policies take their shortcuts. A shortcut never changes a decision: it
+#: only skips work whose outcome is known (``False`` runs the plain passes, which the
+#: tests and ``benchmarks/bench_policies.py --plain`` compare against).
+FAST_PATHS = True
 
 
 class RunState(Generic[T]):
@@ -93,9 +99,13 @@ class SortedOrder:
         return len(self._keys)
 
     def sync(self, view: SchedulerView) -> None:
-        """Take in the jobs that arrived since the last pass (call at each pass start)."""
+        """Take in the jobs that arrived since the last pass and the jobs that went back
+        to the queue without the policy stopping them (call at each pass start)."""
         keys = self._keys
         for job in view.new_arrivals:
+            if job.id not in keys and view.is_queued(job):
+                self.add(job)
+        for job in view.ended:
             if job.id not in keys and view.is_queued(job):
                 self.add(job)
         if len(keys) != view.queue_length():
@@ -132,6 +142,11 @@ class SortedOrder:
         jobs = self._jobs
         return [jobs[k[-1]] for k in self._sorted.islice(start, stop)]
 
+    def window_items(self, start: int, stop: int) -> list[tuple[tuple[Any, ...], TrainingJob]]:
+        """(sort key, job) of the jobs at positions ``start`` to ``stop - 1`` (a copy)."""
+        jobs = self._jobs
+        return [(k, jobs[k[-1]]) for k in self._sorted.islice(start, stop)]
+
     def sort_key(self, job: TrainingJob) -> tuple[Any, ...]:
         """The key a queued job is ordered by (``key(job)`` then its id)."""
         return self._keys[job.id]
@@ -145,18 +160,88 @@ class SortedOrder:
         return None
 
 
+Shape = tuple[tuple[int, ...], int]  # (pools a job may use, its cards)
+
+
+class GroupedOrder(SortedOrder):
+    """A :class:`SortedOrder` that also keeps its jobs by shape (the pools they may use
+    and their cards), so that a pass can take, from a window of the order, only the jobs
+    of the shapes that could start (:meth:`shape_window`) instead of every job."""
+
+    __slots__ = ("_shapes",)
+
+    def __init__(self, key: Callable[[TrainingJob], tuple[Any, ...]]) -> None:
+        super().__init__(key)
+        self._shapes: dict[Shape, SortedList] = {}  # shape -> sort keys of its jobs
+
+    def rebuild(self, view: SchedulerView) -> None:
+        self._shapes.clear()
+        super().rebuild(view)
+
+    def add(self, job: TrainingJob) -> None:
+        super().add(job)
+        shape = (job.eligible, job.cards)
+        keys = self._shapes.get(shape)
+        if keys is None:
+            keys = self._shapes[shape] = SortedList()
+        keys.add(self._keys[job.id])
+
+    def discard(self, job: TrainingJob) -> None:
+        key = self._keys.get(job.id)
+        super().discard(job)
+        if key is not None:
+            shape = (job.eligible, job.cards)
+            keys = self._shapes[shape]
+            keys.remove(key)
+            if not keys:
+                del self._shapes[shape]
+
+    def shape_window(
+        self, start: int, stop: int, want: Callable[[tuple[int, ...], int], bool]
+    ) -> list[TrainingJob] | None:
+        """The jobs at positions ``start`` to ``stop - 1`` whose shape ``want`` accepts,
+        in order; None when the order holds so many shapes that asking each costs more
+        than the window (the caller then takes :meth:`window`). Work: O(shapes x log n
+        + jobs returned)."""
+        sorted_keys = self._sorted
+        n = len(sorted_keys)
+        stop = min(stop, n)
+        if start >= stop:
+            return []
+        if len(self._shapes) > max(16, (stop - start) // 8):
+            return None
+        low = sorted_keys[start]
+        high = sorted_keys[stop] if stop < n else None
+        picked: list[tuple[Any, ...]] = []
+        for (eligible, cards), keys in self._shapes.items():
+            if want(eligible, cards):
+                picked.extend(keys.irange(low, high, inclusive=(True, False)))
+        picked.sort()
+        jobs = self._jobs
+        return [jobs[k[-1]] for k in picked]
+
+
 class RunningJobs:
-    """The jobs a policy started that still run, by pool, and their cards per tenant."""
+    """The jobs a policy started that still run, by pool, and their cards per tenant.
 
-    __slots__ = ("by_pool", "pool_cards", "tenant_cards")
+    Cards per tenant are keyed by ``tenant_id(job.tenant)`` (the tenant index itself
+    when no ``tenant_id`` is given), so tenant indices of the same name add up.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("by_pool", "pool_cards", "tenant_cards", "pool_of", "tenant_id")
+
+    def __init__(self, tenant_id: Callable[[int], int] | None = None) -> None:
         self.by_pool: list[dict[int, TrainingJob]] = []
         self.pool_cards: list[int] = []
         self.tenant_cards: dict[int, int] = {}
+        self.pool_of: dict[int, int] = {}  # job id -> the pool it runs on
+        self.tenant_id = tenant_id
 
     def __len__(self) -> int:
-        return sum(len(jobs) for jobs in self.by_pool)
+        return len(self.pool_of)
+
+    def _tenant(self, job: TrainingJob) -> int:
+        return job.tenant if self.tenant_id is None else self.tenant_id(job.tenant)
 
     def add(self, job: TrainingJob) -> None:
         """Record a job the policy has just started (``job.pool`` is set)."""
@@ -165,59 +250,141 @@ class RunningJobs:
             self.by_pool.append({})
             self.pool_cards.append(0)
         self.by_pool[p][job.id] = job
+        self.pool_of[job.id] = p
         self.pool_cards[p] += job.cards
-        self.tenant_cards[job.tenant] = self.tenant_cards.get(job.tenant, 0) + job.cards
+        tenant = self._tenant(job)
+        self.tenant_cards[tenant] = self.tenant_cards.get(tenant, 0) + job.cards
 
     def remove(self, job: TrainingJob, pool: int) -> None:
         """Forget a job that ended or that the policy stopped, which ran on ``pool``."""
         del self.by_pool[pool][job.id]
+        del self.pool_of[job.id]
         self.pool_cards[pool] -= job.cards
-        self.tenant_cards[job.tenant] -= job.cards
+        self.tenant_cards[self._tenant(job)] -= job.cards
 
     def sync(self, view: SchedulerView) -> list[TrainingJob]:
-        """Forget and return the jobs that ended since the last pass (by job id).
+        """Forget and return the policy's jobs that stopped running since the last pass.
 
-        Busy cards of a pool change only when a job starts (the policy's decision), is
-        stopped (likewise) or ends, so a pool whose busy cards equal the cards of the
-        policy's jobs there has no ended job; only other pools are compared with the
-        view's running set.
+        They are the jobs of ``view.ended`` (finished, preempted or interrupted, in the
+        order they stopped) that the policy started and has not forgotten yet; a job the
+        policy stopped itself was forgotten when it did. Work: O(jobs ended).
         """
         ended: list[TrainingJob] = []
-        if not view.capacity_freed:
-            return ended
-        pools = view.pools
-        running = view.running_ids()
-        for p, jobs in enumerate(self.by_pool):
-            if pools[p].online_cards - pools[p].free_cards == self.pool_cards[p]:
-                continue
-            for job_id in sorted(jobs.keys() - running):
-                job = jobs[job_id]
+        pool_of = self.pool_of
+        for job in view.ended:
+            p = pool_of.get(job.id)
+            if p is not None and self.by_pool[p].get(job.id) is job:
                 self.remove(job, p)
                 ended.append(job)
         return ended
 
 
+class TenantIds:
+    """Who a tenant is: tenant index -> the first tenant index with the same name.
+
+    The engine numbers tenants per job class (and campaign, and trace), so a tenant that
+    submits to two classes has two indices with one name; policies count it as one
+    tenant. Without names (``view.tenant_names`` empty) every index is its own tenant.
+    Call :meth:`sync` at each pass start; a lookup is then one dict access.
+    """
+
+    __slots__ = ("_ids", "_names")
+
+    def __init__(self) -> None:
+        self._ids: dict[int, int] = {}
+        self._names: Sequence[str] = ()
+
+    def sync(self, view: SchedulerView) -> None:
+        if view.tenant_names is not self._names:
+            self._names = view.tenant_names
+            self._ids.clear()
+
+    def __call__(self, tenant: int) -> int:
+        tid = self._ids.get(tenant)
+        if tid is None:
+            names = self._names
+            tid = list(names).index(names[tenant]) if 0 <= tenant < len(names) else tenant
+            self._ids[tenant] = tid
+        return tid
+
+
+class TenantKeyed:
+    """A parameter keyed by tenant: text keys are tenant names, integer keys tenant indices.
+
+    An integer key stands for the tenant with that index, that is for its name, so it
+    also applies to the other indices of the same name. :meth:`get` looks a tenant up by
+    its name (``view.tenant_name``: its index as text when the engine names no tenants),
+    then among the integer keys; a name key wins over an index key of the same tenant.
+
+    Example:
+        >>> weights = TenantKeyed({"team-a": 2.0, 3: 5.0})
+        >>> class View:
+        ...     tenant_names = ("team-a", "team-b", "team-a", "team-c", "team-c")
+        ...     def tenant_name(self, t): return self.tenant_names[t]
+        >>> [weights.get(View(), t, 1.0) for t in range(5)]
+        [2.0, 1.0, 2.0, 5.0, 5.0]
+    """
+
+    __slots__ = ("by_name", "by_index")
+
+    def __init__(self, values: Mapping[Any, Any]) -> None:
+        self.by_name: dict[str, Any] = {}
+        self.by_index: dict[int, Any] = {}
+        for key, value in values.items():
+            if isinstance(key, int) and not isinstance(key, bool):
+                self.by_index[key] = value
+            else:
+                self.by_name[str(key)] = value
+
+    def __bool__(self) -> bool:
+        return bool(self.by_name or self.by_index)
+
+    def __repr__(self) -> str:
+        return f"TenantKeyed({self.by_name!r}, {self.by_index!r})"
+
+    def get(self, view: SchedulerView, tenant: int, default: Any = None) -> Any:
+        """The value for tenant index ``tenant``: by its name, else by an index of that
+        name (O(integer keys); policies look each tenant up once per run)."""
+        name = view.tenant_name(tenant)
+        if name in self.by_name:
+            return self.by_name[name]
+        if tenant in self.by_index:
+            return self.by_index[tenant]
+        for index, value in self.by_index.items():
+            if view.tenant_name(index) == name:
+                return value
+        return default
+
+
 def tenant_keyed(
     values: Mapping[Any, Any] | None, what: str, check: Callable[[Any], bool], allowed: str
-) -> dict[str, Any]:
-    """A tenant-keyed parameter with its keys as text, checked value by value.
+) -> TenantKeyed:
+    """A tenant-keyed parameter, checked value by value.
 
-    Keys are tenant names (or tenant indices, written as numbers or text, for runs whose
-    engine does not name tenants).
+    Keys are tenant names (text); an integer key is a tenant index (``job.tenant``: the
+    tenants of the scenario's classes, campaigns and trace, numbered in that order).
+    When the engine names no tenants, a tenant's name is its index as text (``"0"``).
 
     Raises:
-        ValueError: the mapping is not a mapping or a value fails ``check``.
+        ValueError: the mapping is not a mapping, a key is neither text nor an integer
+            >= 0, or a value fails ``check``.
     """
     if values is None:
-        return {}
+        return TenantKeyed({})
     if not isinstance(values, Mapping):
         raise ValueError(f"{what} must map tenant names to values, got {values!r}")
-    out: dict[str, Any] = {}
     for key, value in values.items():
+        if (
+            isinstance(key, bool)
+            or not isinstance(key, (str, int))
+            or (isinstance(key, int) and key < 0)
+        ):
+            raise ValueError(
+                f"{what} keys must be tenant names or tenant indices (integers >= 0), got {key!r}"
+            )
         if not check(value):
             raise ValueError(f"{what}[{key!r}] must be {allowed}, got {value!r}")
-        out[str(key)] = value
-    return out
+    return TenantKeyed(values)
 
 
 def is_number(value: Any) -> bool:
