@@ -210,14 +210,14 @@ def test_preemptive_priority_victim_order(sim):  # type: ignore[no-untyped-def]
 
 def test_preemptive_priority_waits_for_min_run_h(sim):  # type: ignore[no-untyped-def]
     """``min_run_h: 2``. A (16 cards, p0) from 0; B (8, 1 h, p5) at 1 may not stop A,
-    which has run only 1 h. No pass happens at 2 (no event); C (1 card, p0) arrives at
-    2.5 and its pass lets B stop A (run 2.5 h >= 2): B 2.5-3.5. Then A (p0, submitted
-    first) restarts at 3.5 and runs 10 h; C waits behind it (strict order): 13.5."""
+    which has run only 1 h; the policy asks for a pass at 2, when A reaches 2 h, and B
+    stops A then: B 2-3. C (1 card, p0) arrives at 2.5 and waits behind A (p0, submitted
+    first, strict order). A restarts at 3 and runs 10 h; C starts at 13."""
     jobs = [sim.job(0.0, 16, 10.0), sim.job(1.0, 8, 1.0, priority=5), sim.job(2.5, 1, 1.0)]
     scenario = one_pool(sim, "priority_preemptive", {"min_run_h": 2.0})
     run = sim.run_jobs(scenario, jobs)
-    assert run.starts() == pytest.approx([0.0, 2.5, 13.5], **EXACT)
-    assert column(run, "last_start_h") == pytest.approx([3.5, 2.5, 13.5], **EXACT)
+    assert run.starts() == pytest.approx([0.0, 2.0, 13.0], **EXACT)
+    assert column(run, "last_start_h") == pytest.approx([3.0, 2.0, 13.0], **EXACT)
 
 
 def test_preemptive_priority_never_stops_equal_priority(sim):  # type: ignore[no-untyped-def]

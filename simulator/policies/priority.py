@@ -17,9 +17,9 @@ of jobs of its class submitted after it.
   and requeues it. If no set of victims can make room, the job blocks as in
   ``priority``.
 
-Preemption is decided only at scheduling passes (an arrival, a job end, a capacity
-change): a victim that reaches ``min_run_h`` between passes becomes eligible at the next
-pass, not at that instant.
+Preemption is decided at scheduling passes (an arrival, a job end, a capacity change)
+and, while the first job in order is blocked, at the moment the next lower-priority job
+reaches ``min_run_h`` (a timed pass, :meth:`PreemptivePriority.next_pass_h`).
 
 Work per pass: the jobs started, plus for the first blocked job the victims examined on
 its eligible pools (lower-priority jobs only, lowest first, stopping once enough cards
@@ -156,6 +156,29 @@ class PreemptivePriority(QueuePolicy):
             order.discard(head)
             yield Start(head, pool)
             run.started(head)
+
+    def next_pass_h(self, view: SchedulerView) -> float | None:
+        """When the next running job of lower priority than the blocked first job reaches
+        ``min_run_h`` (and may become a victim); None when nothing waits for that."""
+        if self.min_run_h <= 0:
+            return None
+        run = self._state.of(view)
+        head = run.order.job_at(0)
+        if head is None:
+            return None
+        now = view.now
+        soonest: float | None = None
+        for p in head.eligible:
+            if p >= len(run.by_priority):
+                continue
+            for priority, jobs in run.by_priority[p].items():
+                if priority >= head.priority:
+                    continue
+                for job in jobs.values():
+                    due = job.run_start + self.min_run_h
+                    if due > now and (soonest is None or due < soonest):
+                        soonest = due
+        return soonest
 
     def _plan(
         self, view: SchedulerView, run: _PreemptiveRun, job: TrainingJob
