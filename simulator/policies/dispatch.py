@@ -36,14 +36,7 @@ class EarliestStart(DispatchRule):
     """
 
     def choose(self, job: TrainingJob, candidates: list[int], view: SchedulerView) -> int:
-        pools = view.pools
-        best = candidates[0]
-        best_free = pools[best].free_cards / pools[best].online_cards
-        for p in candidates[1:]:
-            free = pools[p].free_cards / pools[p].online_cards
-            if free > best_free:
-                best, best_free = p, free
-        return best
+        return _least_loaded(candidates, view)
 
     def pick(self, job: TrainingJob, view: SchedulerView) -> int | None:
         # The least-loaded eligible pool is the answer whenever the job fits there, which
