@@ -290,6 +290,7 @@ class Engine:
         self.capacity_events: list[CapacityEvent] = []
         for pool in self.pools:
             pool.on_capacity_change = self._log_capacity
+            pool.on_hold_filled = self._note_levels
         self._queue_area = 0.0
         self._queue_since = 0.0
         self.state_counts = [0, 0, 0]
@@ -640,8 +641,6 @@ class Engine:
             rel = self.reliability
             rel.add_loss(pool.index, job.cards, RESTART, job.overhead_h)
             rel.add_loss(pool.index, job.cards, CHECKPOINT, job.seg_writes * job.write_h)
-            if pool.pending_holds or pool.maintenance_cards:
-                rel.note_levels(pool, now)
         self._record(job, STATE_DONE)
         if self.check_invariants:
             self._check_pool(pool)
@@ -819,6 +818,9 @@ class Engine:
         pool.release_hold(hold)
         self.reliability.note_levels(pool, self.env._now)
         self._capacity_changed()
+
+    def _note_levels(self, pool: Pool) -> None:
+        self.reliability.note_levels(pool, self.env._now)
 
     def _check_pool(self, pool: Pool) -> None:
         """Pool bookkeeping and card conservation (tests only; O(running jobs))."""

@@ -92,6 +92,7 @@ class Pool:
         "repair_cards",
         "maintenance_cards",
         "pending_holds",
+        "on_hold_filled",
     )
 
     def __init__(
@@ -141,6 +142,9 @@ class Pool:
         self.repair_cards = 0  # cards in repair (the engine holds their placements)
         self.maintenance_cards = 0  # cards held by maintenance windows
         self.pending_holds: list[Hold] = []  # holds still waiting for busy servers
+        # Called when servers released by any path go to a waiting hold (the engine
+        # records the maintenance level then).
+        self.on_hold_filled: Callable[[Pool], None] | None = None
 
     # ------------------------------------------------------------------ capacity
 
@@ -438,6 +442,8 @@ class Pool:
             hold.pending -= take
             if not hold.pending:
                 self.pending_holds.pop(0)
+            if self.on_hold_filled is not None:
+                self.on_hold_filled(self)
 
     def release_hold(self, hold: Hold) -> None:
         """End a maintenance hold: its servers come back free; nothing more is taken."""

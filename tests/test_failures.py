@@ -89,6 +89,25 @@ def test_draining_maintenance_waits_for_the_running_job(sim):  # type: ignore[no
     assert float((util["maintenance_cards"] * width).sum()) == pytest.approx(16.0, **EXACT)
 
 
+def test_drain_takes_a_server_freed_by_a_preemption(sim):  # type: ignore[no-untyped-def]
+    """Drain window 6-14 h on the one server, busy with A (p0, 10 h) from 0. B (p5)
+    arrives at 7 and preempts A; the freed server goes to the window, not to B, so it
+    is in maintenance 7-14 (56 card-hours, however the server was freed) and A and B
+    wait for 14: B (priority) runs 14-15, A restarts at 15."""
+    scenario = sim.scenario(
+        centres=[{"name": "c1", "pools": [sim.pool("p1", servers=1)]}],
+        policy={"name": "priority_preemptive"},
+        maintenance=[{"centre": "c1", "start": "2025-01-01T06:00:00", "duration_h": 8.0}],
+        horizon_days=2,
+    )
+    run = sim.run_jobs(scenario, [sim.job(0.0, 8, 10.0), sim.job(7.0, 8, 1.0, priority=5)])
+    assert run.starts() == pytest.approx([0.0, 14.0], **EXACT)
+    assert run.result.jobs["last_start_h"].tolist() == pytest.approx([15.0, 14.0], **EXACT)
+    util = run.result.utilisation
+    width = util["bin_end_h"] - util["bin_start_h"]
+    assert float((util["maintenance_cards"] * width).sum()) == pytest.approx(56.0, **EXACT)
+
+
 def test_periodic_windows_recur_until_their_end(sim):  # type: ignore[no-untyped-def]
     """Every 12 h from 01:00, 2 h, until 2025-01-02 00:00: windows at 1 and 13 only."""
     scenario = sim.scenario(
