@@ -52,6 +52,7 @@ from simulator.scenario.schema import Scenario
 from simulator.workload import JobSource, max_value, tenant_names
 
 PROGRESS_EVERY_H = 168.0
+GC_YOUNG_THRESHOLD = 100_000  # allocations between collections of the youngest generation
 
 
 class _Due:
@@ -281,6 +282,8 @@ class Engine:
             keep=out.job_records == "memory" if keep_jobs is None else keep_jobs,
             sink=job_sink,
         )
+        self._record_rows = self.recorder.rows
+        self._record_chunk = self.recorder.chunk_size
         trace_pools = self.class_pools[-1] if scenario.workload.trace is not None else ()
         self.source = JobSource(
             scenario,
@@ -315,15 +318,21 @@ class Engine:
                     env.process(self._idle_failures(pool))
         if rel.windows:
             env.process(self._maintenance(rel.windows))
-        self._rows = self._arrival_rows()
+        self._batches = self._arrival_batches()
+        self._rows: Iterator[tuple[Any, ...]] = iter(())
         self._next_id = 0
         self._next_arrival()
         # Objects made before the run (modules, the scenario, pools) are set aside from
-        # garbage collection while it runs; the run itself makes no reference cycles.
+        # garbage collection while it runs; the run itself makes no lasting reference
+        # cycles (jobs are freed by reference counting), so the youngest generation is
+        # collected every GC_YOUNG_THRESHOLD allocations instead of every 700.
+        threshold = gc.get_threshold()
         gc.freeze()
+        gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
         try:
             self._run_until(self.horizon_h)
         finally:
+            gc.set_threshold(*threshold)
             gc.unfreeze()
         self._collect()
         return RawRun(
@@ -388,9 +397,9 @@ class Engine:
                         self.recorder.fragmentation(pool.index, self.env.now, cards)
             yield self.env.timeout(step)
 
-    def _arrival_rows(self) -> Iterator[tuple[Any, ...]]:
+    def _arrival_batches(self) -> Iterator[Iterator[tuple[Any, ...]]]:
         for batch in self.source.batches(self.horizon_h):
-            yield from zip(
+            yield zip(
                 batch.submit_h.tolist(),
                 batch.job_class.tolist(),
                 batch.cards.tolist(),
@@ -406,9 +415,13 @@ class Engine:
         :meth:`_run_until` merges it with the event queue exactly where SimPy would have
         put a timeout scheduled now (no event object and no process per job)."""
         row = next(self._rows, None)
-        if row is None:
-            self._arrival_at = math.inf
-            return
+        while row is None:  # this batch is used up: take the next one
+            rows = next(self._batches, None)
+            if rows is None:
+                self._arrival_at = math.inf
+                return
+            self._rows = rows
+            row = next(rows, None)
         self._pending = row
         env = self.env
         self._arrival_at = row[0] if row[0] > env._now else env._now
@@ -501,8 +514,10 @@ class Engine:
             view.now = now
             p = view.choose_pool(job)
             if p is not None:
-                view.ended.clear()
-                view.memo.clear()
+                if view.ended:
+                    view.ended.clear()
+                if view.memo:
+                    view.memo.clear()
                 self._launch(job, p, now)
                 self._next_arrival()
                 return
@@ -592,11 +607,16 @@ class Engine:
             job.start = now
         job.run_start = now
         job.pool = p
-        job.placement = pool.allocate(job.cards)
+        cards = job.cards
+        job.placement = pool.allocate(cards)
         self.running[job.id] = job
-        if self.running_ends is not None:
-            job.sort_key = (now + job.remaining_estimate_on(pool.speed), job.id, job.cards)
-            self.running_ends[p].add(job.sort_key)
+        ends = self.running_ends
+        if ends is not None:
+            # now + job.remaining_estimate_on(pool.speed), inlined: a start is a hot path
+            estimate = job.remaining * job.estimate_factor / (cards * pool.speed) + job.overhead_h
+            key = (now + estimate, job.id, cards)
+            job.sort_key = key
+            ends[p].add(key)
         if self.resilient:
             self._begin_segment(job, pool)
         else:
@@ -622,10 +642,16 @@ class Engine:
         job.seg_writes = writes
         duration = job.overhead_h + compute_h + writes * job.write_h
         fail_in = self.reliability.draw_exp() / rate if rate > 0.0 else math.inf
+        # self._end_after(job, min(fail_in, duration), failing=fail_in < duration), inlined
+        env = self.env
+        eid = next(env._eid)
+        job.end_eid = eid
         if fail_in < duration:
-            self._end_after(job, fail_in, failing=True)
+            job.failing = True
+            duration = fail_in
         else:
-            self._end_after(job, duration)
+            job.failing = False
+        heappush(env._queue, (env._now + duration, NORMAL, eid, job))
 
     def _finish(self, job: TrainingJob) -> None:
         """A run segment ended with the job's work done."""
@@ -639,15 +665,18 @@ class Engine:
             self.running_ends[job.pool].remove(job.sort_key)
         if self.resilient:
             rel = self.reliability
-            rel.add_loss(pool.index, job.cards, RESTART, job.overhead_h)
-            rel.add_loss(pool.index, job.cards, CHECKPOINT, job.seg_writes * job.write_h)
+            if job.overhead_h > 0.0:
+                rel.add_loss(pool.index, job.cards, RESTART, job.overhead_h)
+            if job.seg_writes:
+                rel.add_loss(pool.index, job.cards, CHECKPOINT, job.seg_writes * job.write_h)
         self._record(job, STATE_DONE)
         if self.check_invariants:
             self._check_pool(pool)
         view = self.view
         view.ended.append(job)
         view.capacity_freed = True
-        view.memo.clear()
+        if view.memo:
+            view.memo.clear()
         if self.queue or self.requeued:  # with nobody waiting there is nothing to decide
             self._schedule()
 
@@ -851,7 +880,8 @@ class Engine:
             writes = checkpoints_in(compute, job.checkpoint_h) if job.checkpoint_h else 0
             ideal = job.start + compute + writes * job.write_h
             self.campaign_times[name] = (job.submit, job.end, ideal)
-        self.recorder.record(
+        rows = self._record_rows
+        rows.append(
             (
                 job.id,
                 job.job_class,
@@ -871,6 +901,8 @@ class Engine:
                 job.lost_work,
             )
         )
+        if len(rows) >= self._record_chunk:  # Recorder.record, inlined
+            self.recorder.flush()
 
     def _log_capacity(self, pool: Pool, delta: int, label: str) -> None:
         self.capacity_events.append(

@@ -255,9 +255,22 @@ class Pool:
         segments: Segments = []
         fits_one = self.pod_mask >> n if self.pod_locality != "ignore" else 0
         if fits_one:
-            c = n + _low_bit(fits_one)  # best fit: the pod with the fewest free that suffice
-            pod = next(iter(self.pod_free_bucket[c]))
-            segments.append((pod, self._take(pod, c, n)))
+            # best fit: the pod with the fewest free servers that suffice
+            c = n + (fits_one & -fits_one).bit_length() - 1
+            buckets = self.pod_free_bucket
+            bucket = buckets[c]
+            pod = next(iter(bucket))
+            # self._take(pod, c, n), inlined (every whole-server start comes here)
+            stack = self.pod_stack[pod]
+            ids = stack[c - n :]
+            del stack[c - n :]
+            del bucket[pod]
+            if not bucket:
+                self.pod_mask &= ~(1 << c)
+            if c > n:
+                buckets[c - n][pod] = None
+                self.pod_mask |= 1 << (c - n)
+            segments.append((pod, ids))
             return segments
         need = n
         while need:
@@ -279,9 +292,27 @@ class Pool:
 
     def release(self, placement: Placement) -> None:
         """Return a job's servers and cards."""
-        for pod, ids in placement.segments:
-            self._push_free(pod, ids)
-            self.free_cards += len(ids) * self.cards_per_server
+        segments = placement.segments
+        if segments:
+            buckets = self.pod_free_bucket
+            cps = self.cards_per_server
+            for pod, ids in segments:
+                # self._push_free(pod, ids), inlined (every whole-server end comes here)
+                n = len(ids)
+                if not n:
+                    continue
+                stack = self.pod_stack[pod]
+                before = len(stack)
+                stack.extend(ids)
+                self.whole_free += n
+                self.free_cards += n * cps
+                if before:
+                    bucket = buckets[before]
+                    del bucket[pod]
+                    if not bucket:
+                        self.pod_mask &= ~(1 << before)
+                buckets[before + n][pod] = None
+                self.pod_mask |= 1 << (before + n)
         if placement.small_cards:
             self._release_small(placement.small_server, placement.small_cards)
         if self.pending_retire:

@@ -234,7 +234,7 @@ class Recorder:
                 self._fold({n: np.zeros(0, dtype=t) for n, t in DTYPES.items()})
             return
         records = np.array(self.rows, dtype=RECORD_DTYPE)
-        self.rows = []
+        self.rows.clear()  # in place: the engine appends to this list directly
         chunk = {name: records[name] for name in COLUMNS}
         self._fold(chunk)
         self.n_recorded += len(chunk["job_id"])

@@ -14,7 +14,7 @@ from the running set (for example a backfill reservation).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, KeysView
+from collections.abc import Callable, Iterable, KeysView
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
@@ -34,18 +34,18 @@ class EstimatedEnds:
     list; a read merges the waiting keys first. Reads see exactly the sorted keys.
     """
 
-    __slots__ = ("_sorted", "_pending")
+    __slots__ = ("_sorted", "_pending", "add")
 
     def __init__(self) -> None:
         self._sorted: SortedList = SortedList()
-        self._pending: dict[tuple[float, int, int], None] = {}
-
-    def add(self, key: tuple[float, int, int]) -> None:
-        self._pending[key] = None
+        self._pending: set[tuple[float, int, int]] = set()
+        # Adding a key is the set's own ``add`` (a call into C, no Python frame).
+        self.add: Callable[[tuple[float, int, int]], None] = self._pending.add
 
     def remove(self, key: tuple[float, int, int]) -> None:
-        if key in self._pending:
-            del self._pending[key]
+        pending = self._pending
+        if key in pending:
+            pending.remove(key)
         else:
             self._sorted.remove(key)
 
