@@ -651,7 +651,8 @@ class Engine:
             duration = fail_in
         else:
             job.failing = False
-        heappush(env._queue, (env._now + duration, NORMAL, eid, job))
+        queue: list[Any] = env._queue
+        heappush(queue, (env._now + duration, NORMAL, eid, job))
 
     def _finish(self, job: TrainingJob) -> None:
         """A run segment ended with the job's work done."""
