@@ -250,43 +250,38 @@ class Pool:
         return server
 
     def _allocate_whole(self, n: int) -> Segments:
-        """Take ``n`` free whole servers, in as few pods as the locality rule allows."""
+        """Take ``n`` free whole servers, in as few pods as the locality rule allows:
+        the pod with the fewest free servers that suffice (best fit), else pod after pod
+        with the most free servers. (Every whole-server start comes here: one loop, no
+        calls.)"""
         self.whole_free -= n
         segments: Segments = []
-        fits_one = self.pod_mask >> n if self.pod_locality != "ignore" else 0
-        if fits_one:
-            # best fit: the pod with the fewest free servers that suffice
-            c = n + (fits_one & -fits_one).bit_length() - 1
-            buckets = self.pod_free_bucket
-            bucket = buckets[c]
-            pod = next(iter(bucket))
-            # self._take(pod, c, n), inlined (every whole-server start comes here)
-            stack = self.pod_stack[pod]
-            ids = stack[c - n :]
-            del stack[c - n :]
-            del bucket[pod]
-            if not bucket:
-                self.pod_mask &= ~(1 << c)
-            if c > n:
-                buckets[c - n][pod] = None
-                self.pod_mask |= 1 << (c - n)
-            segments.append((pod, ids))
-            return segments
+        buckets = self.pod_free_bucket
+        stacks = self.pod_stack
+        mask = self.pod_mask
+        fits_one = mask >> n if self.pod_locality != "ignore" else 0
         need = n
         while need:
-            c = self.pod_mask.bit_length() - 1  # the pod with the most free servers
-            pod = next(iter(self.pod_free_bucket[c]))
+            if fits_one:
+                c = n + (fits_one & -fits_one).bit_length() - 1
+                fits_one = 0
+            else:
+                c = mask.bit_length() - 1
+            bucket = buckets[c]
+            pod = next(iter(bucket))
             take = c if c < need else need
-            segments.append((pod, self._take(pod, c, take)))
+            stack = stacks[pod]
+            segments.append((pod, stack[c - take :]))
+            del stack[c - take :]
+            del bucket[pod]
+            if not bucket:
+                mask &= ~(1 << c)
+            if c > take:
+                buckets[c - take][pod] = None
+                mask |= 1 << (c - take)
             need -= take
+        self.pod_mask = mask
         return segments
-
-    def _take(self, pod: int, have: int, n: int) -> list[int]:
-        stack = self.pod_stack[pod]
-        ids = stack[have - n :]
-        del stack[have - n :]
-        self._set_pod_free(pod, have, have - n)
-        return ids
 
     # ------------------------------------------------------------------ release
 
