@@ -50,7 +50,7 @@ DTYPES: dict[str, type] = {
     "job_id": np.int64,
     "job_class": np.int16,
     "tenant": np.int16,
-    "priority": np.int16,
+    "priority": np.int32,
     "cards": np.int32,
     "pool": np.int16,
     "state": np.int8,
@@ -60,8 +60,8 @@ DTYPES: dict[str, type] = {
     "work_ref_card_h": np.float64,
     "estimate_h": np.float64,
     "last_start_h": np.float64,
-    "preemptions": np.int16,
-    "failures": np.int16,
+    "preemptions": np.int32,  # a long campaign can be interrupted 10^5 times and more
+    "failures": np.int32,
     "lost_work_ref_card_h": np.float64,
 }
 COLUMNS = tuple(DTYPES)

@@ -405,3 +405,37 @@ def test_set_override_of_defaulted_key_by_element_name(tmp_path: Path):
     path = write(tmp_path, "base.yaml", BASE)
     scenario = load_scenario(path, ["centres.alpha.pue=1.5"])
     assert scenario.centres[0].pue == 1.5
+
+
+def test_priority_outside_the_recorded_range(tmp_path: Path):
+    """Priorities are stored as 32-bit integers in the job records: a larger one is a
+    scenario error naming the key, not an overflow when the records are written."""
+    path = write(
+        tmp_path,
+        "priority.yaml",
+        replaced(
+            "      gang_size: {kind: table",
+            "      priority: 3000000000\n      gang_size: {kind: table",
+        ),
+    )
+    err = load_error(path)
+    assert err.key_path == "workload.classes[0](small).priority"
+    assert "(value: 3000000000)" in str(err)
+    assert "less than or equal to 2147483647" in str(err)
+
+
+def test_large_priority_and_many_interruptions_are_recorded():
+    """Counts and priorities beyond 16 bits survive the per-job records (a trillion-
+    parameter campaign on 10^5 cards can be interrupted more than 10^5 times)."""
+    from simulator.recorder import Recorder
+
+    rec = Recorder(
+        n_pools=1, horizon_h=10.0, step_h=1.0, warmup_h=0.0, year_starts_h=[0.0], keep=True
+    )
+    rec.record((0, 0, 0, 40_000, 8, 0, 2, 0.0, 1.0, 5.0, 32.0, 5.0, 4.0, 70_000, 154_055, 1.5))
+    rec.flush()
+    cols = rec.job_columns()
+    assert cols is not None
+    assert int(cols["priority"][0]) == 40_000
+    assert int(cols["preemptions"][0]) == 70_000
+    assert int(cols["failures"][0]) == 154_055

@@ -31,6 +31,8 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
+# Job priorities are kept as 32-bit integers in the per-job records.
+Priority = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
@@ -344,7 +346,7 @@ class JobClass(Resilience):
         default_factory=list, description="Card types the jobs may use; empty means any."
     )
     tenants: Tenants = Tenants()
-    priority: int = 0
+    priority: Priority = 0
 
 
 class Campaign(Resilience):
@@ -357,7 +359,7 @@ class Campaign(Resilience):
     card_types: list[Name] = Field(min_length=1)
     mfu: float | None = Field(None, gt=0, le=1, description="Overrides the card type's MFU.")
     tenant: Name = "frontier"
-    priority: int = 10
+    priority: Priority = 10
     estimate_factor: float = Field(1.2, ge=1.0)
 
 
@@ -392,7 +394,7 @@ class TraceReplay(Frozen):
         "error", description="What to do with a job larger than any pool it may use."
     )
     tenant_from: Literal["user", "tenant", "none"] = "user"
-    priority: int = 0
+    priority: Priority = 0
 
 
 class Workload(Frozen):
