@@ -283,7 +283,6 @@ class Engine:
             sink=job_sink,
         )
         self._record_rows = self.recorder.rows
-        self._record_chunk = self.recorder.chunk_size
         trace_pools = self.class_pools[-1] if scenario.workload.trace is not None else ()
         self.source = JobSource(
             scenario,
@@ -767,7 +766,7 @@ class Engine:
         self._repair(pool, failed)
         spare = pool.take_spare(failed.segments[0][0]) if failed.segments else None
         if spare is not None:
-            rest.segments.append((spare[0], [spare[1]]))
+            pool.join_server(rest, *spare)
             job.placement = rest
             rel.spare_restarts += 1
             rel.note_levels(pool, self.env._now)
@@ -902,7 +901,7 @@ class Engine:
                 job.lost_work,
             )
         )
-        if len(rows) >= self._record_chunk:  # Recorder.record, inlined
+        if len(rows) >= self.recorder.chunk_size:  # Recorder.record, inlined
             self.recorder.flush()
 
     def _log_capacity(self, pool: Pool, delta: int, label: str) -> None:

@@ -401,17 +401,31 @@ class Pool:
         return other, self._pop_spare(other)
 
     def split_failed(self, placement: Placement) -> tuple[Placement, Placement]:
-        """Split a job's placement into the failed part and the rest.
+        """Split a job's placement into the failed part and the rest, in O(1).
 
-        The failed part is the job's first whole server, or, for a job inside one server,
-        its cards there.
+        The failed part is the job's last whole server (a job's servers are alike), or,
+        for a job inside one server, its cards there. The rest is ``placement`` itself,
+        shortened in place (the job owns it), so a job interrupted 10^5 times costs no
+        more per interruption than one interrupted once.
         """
-        if not placement.segments:
+        segments = placement.segments
+        if not segments:
             return placement, Placement([], -1, 0)
-        (pod, ids), *others = placement.segments
-        failed = Placement([(pod, ids[:1])], -1, 0)
-        rest_segments = ([(pod, ids[1:])] if len(ids) > 1 else []) + others
-        return failed, Placement(rest_segments, placement.small_server, placement.small_cards)
+        pod, ids = segments[-1]
+        server = ids.pop()
+        if not ids:
+            segments.pop()
+        return Placement([(pod, [server])], -1, 0), placement
+
+    @staticmethod
+    def join_server(placement: Placement, pod: int, server: int) -> None:
+        """Add whole server ``server`` of ``pod`` to a job's placement (a hot spare that
+        replaces a failed server), into its last segment when that is the same pod."""
+        segments = placement.segments
+        if segments and segments[-1][0] == pod:
+            segments[-1][1].append(server)
+        else:
+            segments.append((pod, [server]))
 
     def start_repair(self, failed: Placement) -> None:
         """Count a failed part (already allocated) as in repair."""

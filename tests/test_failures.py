@@ -307,3 +307,42 @@ def test_young_daly_needs_a_write_cost(sim):  # type: ignore[no-untyped-def]
     cls = sim.job_class("train", checkpoint_interval_h="young_daly")
     message = error_of(sim, workload={"classes": [cls]})
     assert "checkpoint_write_h" in message and "young_daly" in message, message
+
+
+def test_many_failures_keep_a_job_placement_compact():
+    """Each interruption swaps one failed server for a hot spare in place: after 10,000
+    of them a 40-server job still holds 40 distinct servers in at most one segment per
+    pod plus one, and every server is free, busy, spare or in repair exactly once."""
+    from simulator.fleet import Pool
+
+    pool = Pool(
+        index=0,
+        centre="c",
+        centre_index=0,
+        name="p",
+        card_type="A100",
+        cards_per_server=8,
+        servers_per_pod=16,
+        speed=1.0,
+    )
+    pool.add_servers(64)  # 4 pods
+    pool.spare_fraction = 0.25
+    pool.fill_spares()  # 16 spares
+    placement = pool.allocate(40 * 8)
+    pods_used = len(placement.segments)
+    in_repair = []
+    for i in range(10_000):
+        failed, placement = pool.split_failed(placement)
+        pool.start_repair(failed)
+        in_repair.append(failed)
+        spare = pool.take_spare(failed.segments[0][0])
+        assert spare is not None
+        pool.join_server(placement, *spare)
+        if len(in_repair) > 8:  # repairs come back (to the spares, which are short)
+            pool.end_repair(in_repair.pop(0))
+        held = [s for _, ids in placement.segments for s in ids]
+        assert len(held) == 40 == len(set(held)), i
+        assert len(placement.segments) <= pods_used + 1, i
+    pool.check()
+    assert pool.busy_cards == 40 * 8
+    assert pool.repair_cards == 8 * 8

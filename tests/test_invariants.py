@@ -47,6 +47,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.engine import Engine
+from simulator.fleet import Placement
 from simulator.policies import known_dispatch_rules, known_policies
 from simulator.run import to_result
 from simulator.scenario import Scenario
@@ -245,6 +246,12 @@ class Segment:
     t1: float = math.nan  # set when the segment ends: preemption, job end or horizon
 
 
+def snapshot(placement: Placement) -> Placement:
+    """A copy of a placement as it is now (a failure shortens the job's own in place)."""
+    segments = [(pod, list(ids)) for pod, ids in placement.segments]
+    return Placement(segments, placement.small_server, placement.small_cards)
+
+
 class RecordingEngine(Engine):
     """The engine, also keeping every run segment of every job (for the checks of cards
     in use, card-hours and placements, which must hold segment by segment when policies
@@ -256,7 +263,7 @@ class RecordingEngine(Engine):
 
     def _launch(self, job: Any, p: int, now: float) -> None:
         super()._launch(job, p, now)  # every start, with or without a scheduling pass
-        segment = Segment(job.id, job.pool, job.cards, job.placement, self.env.now)
+        segment = Segment(job.id, job.pool, job.cards, snapshot(job.placement), self.env.now)
         self.segments.setdefault(job.id, []).append(segment)
 
     def _stop_segment(self, job: Any) -> None:
@@ -265,7 +272,7 @@ class RecordingEngine(Engine):
 
     def _restart_in_place(self, job: Any, pool: Any) -> None:
         super()._restart_in_place(job, pool)  # on a hot spare, without queueing
-        segment = Segment(job.id, job.pool, job.cards, job.placement, self.env.now)
+        segment = Segment(job.id, job.pool, job.cards, snapshot(job.placement), self.env.now)
         self.segments[job.id].append(segment)
 
     def closed_segments(self, jobs: pd.DataFrame) -> list[Segment]:
