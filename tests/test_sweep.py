@@ -640,3 +640,13 @@ def test_example_sweep_file_runs(tmp_path: Path) -> None:
     outcome = run_sweep(sweep, tmp_path / "out", LocalExecutor(1), figures=False)
     assert outcome.complete and outcome.ran == 6
     assert set(outcome.summary["policy.name"]) == {"fifo", "easy_backfill"}
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (ROOT / "scenarios" / "sweeps").glob("*.yaml"))
+)
+def test_every_shipped_sweep_file_is_valid(name: str) -> None:
+    """Each sweep file in scenarios/sweeps/ loads: its base, overrides and every variant
+    validate (loading checks every combination of factor values)."""
+    sweep = load_sweep(ROOT / "scenarios" / "sweeps" / name)
+    assert sweep.cells()
