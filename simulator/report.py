@@ -993,6 +993,28 @@ def _section_answers(
         f"confidence intervals in brackets.{_small_n_note(n)}</p>",
         _table(["Question", "Answer"], rows, table_id="tbl-answers", numeric_from=1),
     ]
+    years = sorted(metrics.values("year", "utilisation"))
+    if years:
+        by_year = [
+            [
+                year,
+                metrics.text("utilisation", year=year),
+                metrics.text("wait_h_p95", size="1", year=year),
+                metrics.text("wait_h_p95", size=">1024", year=year),
+                metrics.text("energy_mwh", year=year),
+            ]
+            for year in years
+        ]
+        parts.append(
+            _table(
+                ["Year", "Utilisation", "p95 wait, 1 card", "p95 wait, >1024 cards", "Energy"],
+                by_year,
+                table_id="tbl-answers-by-year",
+                numeric_from=1,
+                caption="The headline by calendar year (waits of jobs submitted that year "
+                "after the warm-up; — where no such job started).",
+            )
+        )
     if scenario.workload.campaigns:
         outcome = _campaign_outcomes(tables.get("jobs"))
         if outcome:

@@ -164,6 +164,7 @@ def _summary(scenario: Scenario) -> dict:
         "wait_h_p95[size=>1024,year=2025]": entry(52.0, 12.0),
         "campaign_days[name=flagship-70b]": entry(13.0, 0.4),
         "energy_mwh": entry(549.0, 4.0),
+        "energy_mwh[year=2025]": entry(549.0, 4.0),
         "energy_cost_cny": entry(384300.0, 2800.0),
         "jct_h_mean": entry(6.9, 0.4),
         "bsld_mean": entry(1.8, None),
@@ -248,6 +249,7 @@ def test_html_contains_every_table(rendered: tuple[str, dict]) -> None:
         "tbl-workload",
         "tbl-campaigns",
         "tbl-answers",
+        "tbl-answers-by-year",
         "tbl-campaign-outcomes",
         "tbl-metrics-utilisation",
         "tbl-metrics-wait",
@@ -277,6 +279,21 @@ def test_html_states_intervals_and_headlines(rendered: tuple[str, dict]) -> None
     # flagship-70b: submitted at 984 h, waited 12 h, ran 300 h: 13.0 days to train
     outcome = re.search(r'<table id="tbl-campaign-outcomes">(.*?)</table>', page, re.S)
     assert outcome and "13.0 d" in outcome.group(1)
+
+
+def test_headline_by_year(rendered: tuple[str, dict]) -> None:
+    """The planner's headline per calendar year: utilisation, p95 waits of 1-card and of
+    >1024-card jobs, energy."""
+    page, _ = rendered
+    table = re.search(r'<table id="tbl-answers-by-year">(.*?)</table>', page, re.S)
+    assert table
+    row = re.search(r"<tr><td>2025</td>(.*?)</tr>", table.group(1), re.S)
+    assert row, table.group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+    assert cells[0] == "71.2 % [69.8, 72.6]"
+    assert cells[1] == "0.42 h [0.37, 0.47]"
+    assert cells[2] == "52.0 h [40.0, 64.0]"
+    assert cells[3].startswith("549")
 
 
 def test_html_prints_to_a4(rendered: tuple[str, dict]) -> None:
