@@ -40,6 +40,8 @@ starting, at or after ``warmup_days``):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -60,6 +62,34 @@ from simulator.scenario.schema import SIZE_CLASSES, Scenario
 from simulator.workload import class_names, tenant_names
 
 QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+
+# The values each summary metric can take (by the name before any "[...]"): fractions
+# in [0, 1], bounded slowdown from 1, everything else counts, hours, energy or money.
+_FRACTIONS = ("utilisation", "goodput")
+_FROM_ONE = ("bsld_mean",)
+_NON_NEGATIVE = (
+    "backlog_cards_mean", "backlog_jobs_mean", "busy_card_h", "campaign_days",
+    "campaign_days_failure_free", "energy_cost_cny", "energy_mwh", "fragmented_cards_mean",
+    "idle_failures", "interruptions", "interruptions_per_job", "jct_h_mean", "jct_h_p50",
+    "jct_h_p95", "jct_h_p99", "jobs_finished", "jobs_measured", "jobs_running_at_horizon",
+    "jobs_started", "jobs_submitted", "jobs_waiting_at_horizon", "little_L",
+    "little_lambda_W", "lost_card_h", "lost_work_ref_card_h", "maintenance_cards_mean",
+    "online_card_h", "preemptions", "repair_cards_mean", "spare_cards_mean",
+    "spare_restarts", "wait_h_mean", "wait_h_p50", "wait_h_p95", "wait_h_p99",
+)  # fmt: skip
+
+
+def metric_range(metric: str) -> tuple[float, float]:
+    """The values summary metric ``metric`` (e.g. ``wait_h_p95[size=1]``) can take;
+    (-inf, inf) for a name this module does not define."""
+    base = metric.split("[", 1)[0]
+    if base in _FRACTIONS:
+        return 0.0, 1.0
+    if base in _FROM_ONE:
+        return 1.0, math.inf
+    if base in _NON_NEGATIVE:
+        return 0.0, math.inf
+    return -math.inf, math.inf
 
 
 def bin_dates(scenario: Scenario, starts_h: np.ndarray) -> pd.DatetimeIndex:

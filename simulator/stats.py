@@ -5,6 +5,12 @@ means are i.i.d. and a Student-t interval applies. Two scenarios run with the sa
 and replication index share their arrivals (common random numbers); their per-
 replication difference is then far less noisy than either, and its t-interval is the
 honest measure of "did this change matter".
+
+A metric's interval is intersected with the values the metric can take
+(:func:`simulator.metrics.metric_range`: utilisation in [0, 1], waits from 0, ...): its
+true mean lies there, so the coverage is unchanged and no bound is impossible (a wait
+that is zero in four replications of five and 92 h in the fifth has the t-interval
+[-33, 70] h; it is reported as [0, 70] h). Paired differences are not clipped.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import math
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+
+from simulator.metrics import metric_range
 
 LEVEL = 0.95
 
@@ -43,7 +51,7 @@ def t_interval(
 
 
 def intervals(summaries: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
-    """Per scenario and metric: mean, sem, ci_low, ci_high, n.
+    """Per scenario and metric: mean, sem, ci_low, ci_high (within the metric's range), n.
 
     Args:
         summaries: long table with columns scenario, replication, metric, value.
@@ -51,6 +59,9 @@ def intervals(summaries: pd.DataFrame, level: float = LEVEL) -> pd.DataFrame:
     rows = []
     for (scenario, metric), g in summaries.groupby(["scenario", "metric"], sort=False):
         mean, sem, low, high, n = t_interval(g["value"].to_numpy(), level)
+        if n >= 2:
+            least, most = metric_range(str(metric))
+            low, high = max(low, least), min(high, most)
         rows.append((scenario, metric, mean, sem, low, high, n))
     return pd.DataFrame(
         rows, columns=["scenario", "metric", "mean", "sem", "ci_low", "ci_high", "n"]
