@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from simulator.engine import Engine
-from simulator.fleet import Placement
+from simulator.fleet import Placement, Pool
 from simulator.policies.base import QueuePolicy
 from simulator.results import RunResult
 from simulator.run import to_result
@@ -233,3 +233,23 @@ def sim() -> SimpleNamespace:
         job=ExplicitJob,
         run_jobs=run_jobs,
     )
+
+
+def make_pool(
+    servers: int, *, cps: int = 8, spp: int = 4, locality: str = "prefer", fit: str = "best_fit"
+) -> Pool:
+    """A one-pool fleet of ``servers`` servers for placement tests."""
+    pool = Pool(
+        index=0,
+        centre="c",
+        centre_index=0,
+        name="p",
+        card_type="A100",
+        cards_per_server=cps,
+        servers_per_pod=spp,
+        speed=1.0,
+        small_jobs=fit,
+        pod_locality=locality,
+    )
+    pool.add_servers(servers)
+    return pool

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import make_pool
 from scipy import stats
 
 from simulator.engine import Engine
@@ -313,19 +314,7 @@ def test_many_failures_keep_a_job_placement_compact():
     """Each interruption swaps one failed server for a hot spare in place: after 10,000
     of them a 40-server job still holds 40 distinct servers in at most one segment per
     pod plus one, and every server is free, busy, spare or in repair exactly once."""
-    from simulator.fleet import Pool
-
-    pool = Pool(
-        index=0,
-        centre="c",
-        centre_index=0,
-        name="p",
-        card_type="A100",
-        cards_per_server=8,
-        servers_per_pod=16,
-        speed=1.0,
-    )
-    pool.add_servers(64)  # 4 pods
+    pool = make_pool(64, spp=16)  # 4 pods
     pool.spare_fraction = 0.25
     pool.fill_spares()  # 16 spares
     placement = pool.allocate(40 * 8)

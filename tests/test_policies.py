@@ -27,14 +27,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import test_invariants as inv
-from conftest import ListEngine
+from conftest import ListEngine, make_pool
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import run
 from simulator.engine import Engine
 from simulator.errors import PolicyError
-from simulator.fleet import Pool
 from simulator.fragmentation import fleet_fragmentation, fragmented_cards
 from simulator.job import TrainingJob
 from simulator.policies import (
@@ -560,25 +559,6 @@ def make_spec(name: str):  # type: ignore[no-untyped-def]
 
 
 # --------------------------------------------------------------------------- fragmentation
-
-
-def make_pool(
-    servers: int, *, cps: int = 8, spp: int = 4, locality: str = "prefer", fit: str = "best_fit"
-) -> Pool:
-    pool = Pool(
-        index=0,
-        centre="c",
-        centre_index=0,
-        name="p",
-        card_type="A100",
-        cards_per_server=cps,
-        servers_per_pod=spp,
-        speed=1.0,
-        small_jobs=fit,
-        pod_locality=locality,
-    )
-    pool.add_servers(servers)
-    return pool
 
 
 @pytest.mark.parametrize(
