@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -70,3 +71,21 @@ def test_unknown_metrics_and_differences_are_not_clipped():
     other = _long("wait_h_mean", [1.0, 2.0, 1.0], "b")
     diff = paired_differences(pd.concat([base, other]), "a")
     assert float(diff["diff_ci_low"].min()) < 0  # a difference may be negative
+
+
+def test_every_summary_metric_has_a_declared_range():
+    """A metric added to the summary must be given its range in ``metrics.metric_range``
+    (otherwise its intervals are silently left uncut)."""
+    from simulator import load_scenario, run
+
+    scenario = load_scenario(
+        Path(__file__).resolve().parents[1] / "scenarios" / "toy-two-centres.yaml",
+        [
+            "horizon_days=4",
+            "warmup_days=1",
+            "failures={rate_per_card_h: 0.001, repair_h: {kind: constant, value: 5}}",
+        ],
+    )
+    summary = run(scenario).summary
+    unknown = sorted({k.split("[")[0] for k in summary if metric_range(k) == (-math.inf, math.inf)})
+    assert not unknown, unknown
