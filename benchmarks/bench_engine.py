@@ -88,8 +88,8 @@ from simulator.workload import JobBatch, JobSource  # noqa: E402
 
 GANG_SIZES = [2**k for k in range(11)]  # 1 .. 1024 cards, equally likely
 MEAN_CARDS = sum(GANG_SIZES) / len(GANG_SIZES)
-CARDS_PER_SERVER = 8
-SERVERS_PER_POD = 32
+CARDS_PER_SERVER = baseline_simpy.CARDS_PER_SERVER  # 8
+SERVERS_PER_POD = baseline_simpy.SERVERS_PER_POD  # 32
 WARMUP_FRACTION = 0.1
 N_BINS = 200  # utilisation time bins over the horizon
 
@@ -131,6 +131,15 @@ REFERENCE = "A800"
 EASY_SHARES = {"H800": 48, "A800": 96, "H20": 24, "910B": 80, "910C": 64, "MLU590": 18}
 NVIDIA = ["H800", "A800", "H20"]
 DOMESTIC = ["910B", "910C", "MLU590"]
+
+# Reference models of the fifo case (baseline_simpy.MODELS) and their keys in a row.
+REFERENCES = {"process": "baseline", "loop": "loop", "heapq": "heapq", "placed": "placed"}
+REFERENCE_LABELS = {
+    "baseline": "SimPy baseline",
+    "loop": "bare SimPy loop",
+    "heapq": "heapq loop",
+    "placed": "placed heapq",
+}
 
 TARGET_FIFO_JOBS_S = 100_000
 TARGET_FIFO_RATIO = 2.5
@@ -416,8 +425,9 @@ def engine_worker(case: Case, job_records: str) -> dict[str, Any]:
     }
 
 
-def baseline_worker(case: Case) -> dict[str, Any]:
-    """Run the SimPy baseline on the ``fifo`` case's jobs (in a fresh process)."""
+def baseline_worker(case: Case, model: str = "process") -> dict[str, Any]:
+    """Run a reference model (``baseline_simpy.MODELS``; ``process`` is the SimPy
+    baseline) on the ``fifo`` case's jobs (in a fresh process)."""
     cols = fifo_columns(case)
     probe = MemoryProbe()
     probe.start()
@@ -428,6 +438,7 @@ def baseline_worker(case: Case) -> dict[str, Any]:
         case.cards,
         cols["horizon_h"],
         cols["measure_from_h"],
+        model,
     )
     out = asdict(r)
     out["peak_mb"] = probe.peak_mb()
@@ -527,6 +538,29 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
         )
 
 
+def print_references(rows: list[dict[str, Any]]) -> None:
+    """The engine against every reference model of the ``fifo`` cases."""
+    fifo = [r for r in rows if r.get("placed")]
+    if not fifo:
+        return
+    print()
+    print(
+        "Reference models (jobs per CPU second; x: the engine's rate over theirs; "
+        "util: their utilisation, the engine's is above)"
+    )
+    head = f"{'case':<19} {'engine':>7}"
+    for key in REFERENCES.values():
+        head += f" {REFERENCE_LABELS[key]:>16} {'x':>5} {'util':>5}"
+    print(head)
+    for r in fifo:
+        line = f"{r['case'].name:<19} {_rate(r['memory']):>7,.0f}"
+        for key in REFERENCES.values():
+            b = r[key]
+            line += f" {_rate(b):>16,.0f} {_rate(r['memory']) / _rate(b):>5.2f} "
+            line += f"{b['utilisation']:>5.3f}"
+        print(line)
+
+
 def print_targets(rows: list[dict[str, Any]]) -> None:
     by_name = {r["case"].name: r for r in rows}
     print()
@@ -546,6 +580,14 @@ def print_targets(rows: list[dict[str, Any]]) -> None:
             if r.get("baseline"):
                 ratio = jobs_s / _rate(r["baseline"])
                 line += f", {ratio:.2f}x the SimPy baseline (target {TARGET_FIFO_RATIO}x)"
+            if r.get("placed"):
+                needed = TARGET_FIFO_RATIO * _rate(r["baseline"])
+                floor = _rate(r["placed"])
+                line += (
+                    f"\n    {TARGET_FIFO_RATIO}x the baseline is {needed:,.0f} jobs/s; the "
+                    f"placement alone in a bare heapq loop runs {floor:,.0f} "
+                    f"({needed / floor:.2f}x of it needed)"
+                )
         else:
             line = f"  {name}: {jobs_s:,.0f} jobs/s (target {TARGET_EASY_JOBS_S:,})"
         print(line + note)
@@ -600,7 +642,11 @@ def main() -> None:
         "of the baseline, best CPU time kept (default 3 with --quick, 1 otherwise); the "
         "engine without records runs once",
     )
-    parser.add_argument("--no-baseline", action="store_true", help="skip the SimPy baseline")
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the SimPy baseline and the other reference models",
+    )
     parser.add_argument("--json", type=Path, help="also write the raw measurements here")
     parser.add_argument("--profile", metavar="CASE", help="cProfile Engine.run on one case instead")
     parser.add_argument("--top", type=int, default=15, help="functions shown by --profile")
@@ -641,15 +687,18 @@ def main() -> None:
                 flush=True,
             )
         if case.model == "fifo" and not args.no_baseline:
-            b = row["baseline"] = best_of(repeat, baseline_worker, case)
-            print(
-                f"  {case.name:<19} SimPy baseline  {b['wall_s']:7.2f} s wall "
-                f"{b['cpu_s']:7.2f} s CPU {_rate(b):>9,.0f} jobs/s  peak {b['peak_mb']:6.1f} MB",
-                flush=True,
-            )
+            for model, key in REFERENCES.items():
+                b = row[key] = best_of(repeat, baseline_worker, case, model)
+                print(
+                    f"  {case.name:<19} {REFERENCE_LABELS[key]:<15} {b['wall_s']:7.2f} s wall "
+                    f"{b['cpu_s']:7.2f} s CPU {_rate(b):>9,.0f} jobs/s  "
+                    f"peak {b['peak_mb']:6.1f} MB",
+                    flush=True,
+                )
         rows.append(row)
     print()
     print_tables(rows)
+    print_references(rows)
     print_targets(rows)
     print(
         f"\nmemory: {rows[0]['memory']['memory_method']}; load average now "
