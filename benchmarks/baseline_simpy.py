@@ -16,15 +16,15 @@ end timeout that starts whoever now fits; :func:`heapq_loop`, the same without S
 the same time and differ only in what an event costs. :func:`placed_heapq_loop` is
 ``heapq_loop`` placing jobs with the engine's own pools, which is the engine's model
 (it starts every job when the engine's ``fifo`` policy does) with nothing but the event
-loop and the placement: the most a pure-Python engine could do with this placement.
-``tests/test_benchmark_baselines.py`` checks both claims.
+loop and the placement; :func:`recorded_heapq_loop` adds the engine's job objects and
+per-job records. ``tests/test_benchmark_baselines.py`` checks these claims.
 
 Inputs are numpy columns generated beforehand (the benchmark takes them from the
 engine's own job source, so both see the same jobs); only the event loop and the
 conversion of the columns to Python lists are timed (wall clock and process CPU time).
 
 Run alone: ``python benchmarks/baseline_simpy.py --cards 330000 --load 0.95 --jobs 100000``
-(``--model loop`` or ``heapq`` for the lighter versions).
+(``--model loop``, ``heapq``, ``placed`` or ``recorded`` for the others).
 """
 
 from __future__ import annotations
@@ -158,15 +158,8 @@ def heapq_loop(
     return start, events
 
 
-def placed_heapq_loop(
-    submit: list[float], cards: list[int], runtime: list[float], total_cards: int, horizon: float
-) -> tuple[list[float], int]:
-    """:func:`heapq_loop` placing each job with the engine's own :class:`~simulator.fleet.Pool`
-    (servers of 8 cards, pods of 32, the default placement rules) instead of counting
-    cards: a different model from the other three (a job needs its cards in a usable
-    shape), the same as the engine's ``fifo`` policy on one pool. Nothing else of the
-    engine takes part (no job objects, policy, records or statistics), so its rate is
-    the most a pure-Python engine could reach with this placement."""
+def _engine_pool(total_cards: int) -> Any:
+    """One of the engine's pools of ``total_cards`` cards, default placement rules."""
     from simulator.fleet import Pool
 
     pool = Pool(
@@ -180,6 +173,18 @@ def placed_heapq_loop(
         speed=1.0,
     )
     pool.add_servers(total_cards // CARDS_PER_SERVER)
+    return pool
+
+
+def placed_heapq_loop(
+    submit: list[float], cards: list[int], runtime: list[float], total_cards: int, horizon: float
+) -> tuple[list[float], int]:
+    """:func:`heapq_loop` placing each job with the engine's own :class:`~simulator.fleet.Pool`
+    (servers of 8 cards, pods of 32, the default placement rules) instead of counting
+    cards: a different model from the other three (a job needs its cards in a usable
+    shape), the same as the engine's ``fifo`` policy on one pool. Nothing else of the
+    engine takes part (no job objects, policy, records or statistics)."""
+    pool = _engine_pool(total_cards)
     can_fit, allocate, release = pool.can_fit, pool.allocate, pool.release
     n = len(submit)
     start = [math.nan] * n
@@ -207,11 +212,94 @@ def placed_heapq_loop(
     return start, events
 
 
+def recorded_heapq_loop(
+    submit: list[float], cards: list[int], runtime: list[float], total_cards: int, horizon: float
+) -> tuple[list[float], int]:
+    """:func:`placed_heapq_loop` with the engine's job objects and per-job records: each
+    job is a :class:`~simulator.job.TrainingJob`, and each finished job appends the
+    engine's record row, turned into the recorder's column dtype every 8,192 rows (the
+    engine's chunk), with the engine's garbage-collector setting. Still no policy,
+    checks, statistics or arrival stream: what the engine's per-job data costs on top of
+    the placement."""
+    import gc
+
+    from simulator.engine import GC_YOUNG_THRESHOLD
+    from simulator.job import TrainingJob
+    from simulator.recorder import RECORD_DTYPE, STATE_DONE
+
+    pool = _engine_pool(total_cards)
+    can_fit, allocate, release = pool.can_fit, pool.allocate, pool.release
+    n = len(submit)
+    start = [math.nan] * n
+    waiting: deque[Any] = deque()
+    ends: list[tuple[float, int, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    chunks = []
+    eligible = (0,)
+    arrived = events = 0
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], GC_YOUNG_THRESHOLD), *threshold[1:])
+    try:
+        while True:
+            at = submit[arrived] if arrived < n else math.inf
+            if ends and ends[0][0] < at:
+                now, _, job = heappop(ends)
+                if now >= horizon:
+                    break
+                release(job.placement)
+                job.placement = None
+                job.end = now
+                rows.append(
+                    (
+                        job.id,
+                        job.job_class,
+                        job.tenant,
+                        job.priority,
+                        job.cards,
+                        job.pool,
+                        STATE_DONE,
+                        job.submit,
+                        job.start,
+                        job.end,
+                        job.work,
+                        job.work * job.estimate_factor / job.cards,
+                        job.run_start,
+                        job.stops,
+                        job.failures,
+                        job.lost_work,
+                    )
+                )
+                if len(rows) >= 8192:
+                    chunks.append(np.array(rows, dtype=RECORD_DTYPE))
+                    rows.clear()
+            elif at < horizon:
+                now = at
+                c = cards[arrived]
+                waiting.append(
+                    TrainingJob(arrived, 0, 0, 0, c, now, runtime[arrived] * c, 2.0, eligible)
+                )
+                arrived += 1
+            else:
+                break
+            events += 1
+            while waiting and can_fit(waiting[0].cards):
+                job = waiting.popleft()
+                start[job.id] = job.start = job.run_start = now
+                job.pool = 0
+                job.placement = allocate(job.cards)
+                heappush(ends, (now + job.remaining / job.cards, job.id, job))
+        chunks.append(np.array(rows, dtype=RECORD_DTYPE))
+    finally:
+        gc.set_threshold(*threshold)
+    return start, events
+
+
 MODELS: dict[str, Model] = {
     "process": process_per_job,
     "loop": scheduler_loop,
     "heapq": heapq_loop,
     "placed": placed_heapq_loop,
+    "recorded": recorded_heapq_loop,
 }
 
 
@@ -235,8 +323,9 @@ def run(
         measure_from_h: utilisation is busy card-hours over ``[measure_from_h, horizon_h)``
             divided by the card-hours in that window.
         model: ``process`` (one SimPy process per job, the benchmark's baseline),
-            ``loop`` (bare SimPy with callbacks), ``heapq`` (no SimPy) or ``placed``
-            (``heapq`` with the engine's placement).
+            ``loop`` (bare SimPy with callbacks), ``heapq`` (no SimPy), ``placed``
+            (``heapq`` with the engine's placement) or ``recorded`` (``placed`` with the
+            engine's job objects and records).
     """
     simulate = MODELS[model]
     wall = time.perf_counter()

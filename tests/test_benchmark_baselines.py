@@ -6,9 +6,10 @@ FIFO pool. Two claims make those ratios meaningful, and both are checked here ex
 
 * the plain-SimPy baseline (one process per job), the bare SimPy loop and the
   ``heapq`` loop are one queueing model: every job starts at the same time in all three;
-* the ``heapq`` loop with the engine's placement is the engine's model: on the same jobs
-  it starts every job exactly when the engine's ``fifo`` policy does, so it is a fair
-  floor for the engine's cost.
+* the ``heapq`` loop with the engine's placement (and the one that also keeps the
+  engine's job objects and records) is the engine's model: on the same jobs it starts
+  every job exactly when the engine's ``fifo`` policy does, so it is a fair floor for
+  the engine's cost.
 """
 
 from __future__ import annotations
@@ -65,21 +66,17 @@ def test_the_placed_loop_starts_every_job_when_the_engine_does() -> None:
     engine_start = result.jobs.sort_values("job_id")["start_h"].to_numpy()
 
     cols = bench_engine.fifo_columns(case)
-    placed, _ = baseline_simpy.placed_heapq_loop(
+    jobs = (
         cols["submit_h"].tolist(),
         cols["cards"].tolist(),
         cols["runtime_h"].tolist(),
         case.cards,
         cols["horizon_h"],
     )
-    counted, _ = baseline_simpy.heapq_loop(
-        cols["submit_h"].tolist(),
-        cols["cards"].tolist(),
-        cols["runtime_h"].tolist(),
-        case.cards,
-        cols["horizon_h"],
-    )
-    assert len(engine_start) == len(placed)
-    np.testing.assert_array_equal(np.asarray(placed), engine_start)
+    for name in ("placed", "recorded"):
+        starts, _ = baseline_simpy.MODELS[name](*jobs)
+        assert len(starts) == len(engine_start)
+        np.testing.assert_array_equal(np.asarray(starts), engine_start, err_msg=name)
     # Placement is what makes the difference: counting cards alone starts some jobs sooner.
+    counted, _ = baseline_simpy.heapq_loop(*jobs)
     assert not np.array_equal(np.asarray(counted), engine_start, equal_nan=True)
