@@ -57,6 +57,11 @@ CARD_TYPES = ("A100", "FAST")
 SPEED = {"A100": 1.0, "FAST": 1.5}
 FLOP_PER_REF_CARD_H = 312e12 * 0.4 * 3600.0
 POLICIES = known_policies()
+# Parameter settings that take other engine paths than the defaults (timed passes).
+POLICY_VARIANTS: dict[str, dict[str, Any]] = {
+    "las-timed-demotion": {"name": "las", "params": {"timed_demotion": True}},
+    "priority_preemptive-min-run": {"name": "priority_preemptive", "params": {"min_run_h": 0.5}},
+}
 SETTINGS = settings(
     max_examples=25,
     deadline=None,
@@ -289,14 +294,19 @@ class RecordingEngine(Engine):
 
 
 def run_checked(
-    sim, overrides: dict[str, Any], policy: str, replication: int, chunk_size: int | None = None
+    sim,
+    overrides: dict[str, Any],
+    policy: str | dict[str, Any],
+    replication: int,
+    chunk_size: int | None = None,
 ):
     """Run with invariant checks; ``chunk_size`` makes the recorder fold records in
     small chunks, so folding and concatenation across chunks are exercised too.
 
     Returns the result and the run's segments.
     """
-    scenario = sim.scenario(**overrides, policy={"name": policy})
+    config = {"name": policy} if isinstance(policy, str) else policy
+    scenario = sim.scenario(**overrides, policy=config)
     engine = RecordingEngine(scenario, replication, check_invariants=True)
     if chunk_size is not None:
         engine.recorder.chunk_size = chunk_size
@@ -488,7 +498,7 @@ def check_placements(segments: list[Segment], pools: list) -> None:
 # --------------------------------------------------------------------------- tests
 
 
-@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("policy", [*POLICIES, *POLICY_VARIANTS])
 @SETTINGS
 @given(
     overrides=scenario_overrides(),
@@ -499,7 +509,8 @@ def test_run_invariants(
     sim, policy: str, overrides: dict[str, Any], replication: int, chunk_size: int | None
 ):
     """Every invariant of the module docstring, for one random scenario and policy."""
-    result, engine, segments = run_checked(sim, overrides, policy, replication, chunk_size)
+    config = POLICY_VARIANTS.get(policy, policy)
+    result, engine, segments = run_checked(sim, overrides, config, replication, chunk_size)
     scenario = result.scenario
     check_job_table(scenario, result, segments)
     check_cards_in_use(segments, result.capacity, engine.pools)

@@ -245,6 +245,49 @@ def test_las_demotes_at_a_pass_and_preempts(sim):  # type: ignore[no-untyped-def
     assert column(run, "preemptions") == [1, 0, 0]
 
 
+def test_las_timed_demotion_preempts_when_the_threshold_is_crossed(sim):  # type: ignore[no-untyped-def]
+    """The jobs of ``test_las_demotes_at_a_pass_and_preempts`` with ``timed_demotion``.
+    B waits from 0.1, so the policy asks for a pass at A's crossing, 0.25: A is demoted
+    to queue 1 and B stops it and runs 0.25-1.25. A needs 16 cards and only 8 are free.
+    C (1 card) at 1 starts at once. B ends at 1.25 (15 cards free); A restarts from
+    scratch when C ends at 2: 2-12."""
+    jobs = [sim.job(0.0, 16, 10.0), sim.job(0.1, 8, 1.0), sim.job(1.0, 1, 1.0)]
+    params = {"thresholds_card_h": [4], "timed_demotion": True}
+    run = sim.run_jobs(one_pool(sim, "las", params), jobs)
+    assert run.starts() == pytest.approx([0.0, 0.25, 1.0], **EXACT)
+    assert column(run, "last_start_h") == pytest.approx([2.0, 0.25, 1.0], **EXACT)
+    assert run.ends() == pytest.approx([12.0, 1.25, 2.0], **EXACT)
+    assert column(run, "preemptions") == [1, 0, 0]
+
+
+@pytest.mark.timeout(120)
+def test_las_demotes_a_job_whose_service_rounds_below_the_threshold(sim):  # type: ignore[no-untyped-def]
+    """A (1 card) starts at 0.1 and crosses 4 card-hours at 0.1 + 4 = 4.1, but in floating
+    point 1 x (4.1 - 0.1) is 3.9999999999999996. B (16 cards) waits from 0.2; the timed
+    pass at 4.1 must demote A all the same (it once kept A in queue 0 with its crossing
+    due again at once, a pass that never ended): B stops A and runs 4.1-5.1, and A
+    restarts from scratch at 5.1: 5.1-15.1."""
+    assert 1 * ((0.1 + 4.0) - 0.1) < 4.0  # the rounding this case is about
+    jobs = [sim.job(0.1, 1, 10.0), sim.job(0.2, 16, 1.0)]
+    params = {"thresholds_card_h": [4], "timed_demotion": True}
+    run = sim.run_jobs(one_pool(sim, "las", params), jobs)
+    assert run.starts() == pytest.approx([0.1, 4.1], **EXACT)
+    assert column(run, "last_start_h") == pytest.approx([5.1, 4.1], **EXACT)
+    assert run.ends() == pytest.approx([15.1, 5.1], **EXACT)
+    assert column(run, "preemptions") == [1, 0]
+
+
+def test_las_timed_demotion_needs_a_waiting_job_and_preemption(sim):  # type: ignore[no-untyped-def]
+    """Timed passes only change a run where a job waits and may preempt: non-preemptive,
+    the same jobs run as without ``timed_demotion`` (B waits for A: 10-11)."""
+    jobs = [sim.job(0.0, 16, 10.0), sim.job(0.1, 8, 1.0), sim.job(1.0, 1, 1.0)]
+    for timed in (False, True):
+        params = {"thresholds_card_h": [4], "preemptive": False, "timed_demotion": timed}
+        run = sim.run_jobs(one_pool(sim, "las", params), jobs)
+        assert run.starts() == pytest.approx([0.0, 10.0, 10.0], **EXACT)
+        assert column(run, "preemptions") == [0, 0, 0]
+
+
 def test_las_lower_queue_first_and_greedy(sim):  # type: ignore[no-untyped-def]
     """Non-preemptive LAS, threshold 4 card-hours. A (8 cards, 1 h) at 0 runs 0-1 and
     ends with 8 card-hours. B (16 cards, 2 h) at 0.5 waits. At 1 A ends; B starts 1-3.

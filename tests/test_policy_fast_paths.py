@@ -37,6 +37,7 @@ POLICIES = [
     {"name": "las", "params": {"thresholds_card_h": [2.0, 20.0]}},
     {"name": "las", "params": {"thresholds_card_h": [1.0], "lookahead": 3}},
     {"name": "las", "params": {"preemptive": False, "lookahead": 4}},
+    {"name": "las", "params": {"thresholds_card_h": [2.0, 20.0], "timed_demotion": True}},
 ]
 IDS = [p["name"] + "".join(f"-{k}={v}" for k, v in p.get("params", {}).items()) for p in POLICIES]
 
@@ -113,6 +114,10 @@ SATURATED = [
     {"name": "quota", "params": {"quotas": {"t1": 8}, "lookahead": 1000}},
     {"name": "quota", "params": {"quotas": {"t0": 4, "t1": 12}, "lookahead": 8}},
     {"name": "las", "params": {"thresholds_card_h": [4.0, 40.0], "lookahead": 40}},
+    {
+        "name": "las",
+        "params": {"thresholds_card_h": [4.0, 40.0], "lookahead": 40, "timed_demotion": True},
+    },
 ]
 
 

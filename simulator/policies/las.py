@@ -18,11 +18,12 @@ second sweep that starts but does not preempt).
 
 Demotion: a running job crosses a threshold at a time known when it starts (its
 attained service grows at ``cards`` card-hours per hour). Crossings are applied at
-scheduling passes (an arrival, a job end, a capacity change), so a job that crossed a
-threshold keeps its old queue, and cannot be preempted as a member of the new one, until
-the next pass. (The engine runs a timed pass for a policy that asks for one with
-``QueuePolicy.next_pass_h``; this policy does not ask, which keeps its timelines as
-documented here.)
+scheduling passes (an arrival, a job end, a capacity change), so by default a job that
+crossed a threshold keeps its old queue, and cannot be preempted as a member of the new
+one, until the next pass. With ``timed_demotion`` (and ``preemptive``) the policy asks
+the engine for a pass at the next crossing whenever a job waits
+(``QueuePolicy.next_pass_h``), so a waiting job of a lower queue stops the demoted job
+the moment it crosses, as a scheduler that re-evaluates queues continuously would.
 
 State (per run, derived from the view and the policy's own decisions): attained service
 of the jobs that were stopped (by the policy, or by a failure: found in ``view.ended``
@@ -98,13 +99,23 @@ class _LasRun:
         self.since[job.id] = job.run_start
         self._enter(job, level, attained, job.run_start)
 
-    def _leave(self, job: TrainingJob, pool: int) -> None:
+    def _leave(self, job: TrainingJob, pool: int) -> int:
+        """Take a running job out of its queue's running set; return that queue."""
         level = self.level.pop(job.id)
         jobs = self.by_level[pool][level]
         del jobs[job.id]
         if not jobs:
             del self.by_level[pool][level]
         self.level_cards[pool][level] -= job.cards
+        return level
+
+    def _service(self, job: TrainingJob, now: float, level: int) -> float:
+        """Attained service of a running job at ``now`` in queue ``level``: its earlier
+        segments plus this one, and at least the threshold that put it in ``level``
+        (its crossing time was computed to reach it; summing the hours back can round
+        a hair below it, which must not send the job back to a lower queue)."""
+        service = self.attained.get(job.id, 0.0) + job.cards * (now - self.since[job.id])
+        return max(service, self.thresholds[level - 1]) if level else service
 
     def ended(self, job: TrainingJob) -> None:
         self._leave(job, job.pool)
@@ -114,18 +125,16 @@ class _LasRun:
     def requeued(self, job: TrainingJob) -> None:
         """Forget a job that something other than the policy stopped (``job.end``: when),
         adding its segment to its attained service."""
-        self._leave(job, job.pool)
-        self.attained[job.id] = self.attained.get(job.id, 0.0) + job.cards * (
-            job.end - self.since.pop(job.id)
-        )
+        level = self._leave(job, job.pool)
+        self.attained[job.id] = self._service(job, job.end, level)
+        del self.since[job.id]
 
     def stopped(self, job: TrainingJob, pool: int, now: float) -> None:
         """Forget a job the policy stopped, adding its segment to its attained service."""
         self.running.remove(job, pool)
-        self._leave(job, pool)
-        self.attained[job.id] = self.attained.get(job.id, 0.0) + job.cards * (
-            now - self.since.pop(job.id)
-        )
+        level = self._leave(job, pool)
+        self.attained[job.id] = self._service(job, now, level)
+        del self.since[job.id]
 
     def demote(self, view: SchedulerView) -> int:
         """Move running jobs whose attained service crossed a threshold to their queue;
@@ -139,12 +148,25 @@ class _LasRun:
                 continue  # ended or stopped since
             if not view.is_running(job):
                 continue  # ended; forgotten at the next sync
-            pool = job.pool
-            attained = self.attained.get(job.id, 0.0) + job.cards * (now - run_start)
-            self._leave(job, pool)
+            # Due: the job has reached the next threshold, whatever the rounding of
+            # its summed hours says (else its next crossing would fall due at once,
+            # forever).
+            attained = self._service(job, now, self._leave(job, job.pool) + 1)
             self._enter(job, self.queue_of(attained), attained, now)
             moved += 1
         return moved
+
+    def next_crossing(self) -> float | None:
+        """When the next running job crosses a threshold (entries of jobs stopped or
+        ended since are dropped; one that ended since the last pass may still answer,
+        which costs a pass that finds nothing to do)."""
+        crossings = self.crossings
+        while crossings:
+            _, _, run_start, job = crossings[0]
+            if job.id in self.level and self.since.get(job.id) == run_start:
+                return crossings[0][0]
+            heapq.heappop(crossings)
+        return None
 
     def _enter(self, job: TrainingJob, level: int, attained: float, now: float) -> None:
         """Put a running job with ``attained`` card-hours at ``now`` in queue ``level``."""
@@ -204,11 +226,14 @@ class LeastAttainedService(QueuePolicy):
             the next queue, ascending; n thresholds make n + 1 queues.
         lookahead: queued jobs examined per pass, in queue order.
         preemptive: whether a waiting job may stop running jobs of higher queues.
+        timed_demotion: demote a running job when it crosses a threshold, by a pass
+            at that time while a job waits, instead of at the next pass that happens.
     """
 
     thresholds_card_h: tuple[float, ...] = (100.0, 10_000.0)
     lookahead: int = 1000
     preemptive: bool = True
+    timed_demotion: bool = False
 
     def __post_init__(self) -> None:
         thresholds = _check_thresholds(self.thresholds_card_h)
@@ -220,6 +245,13 @@ class LeastAttainedService(QueuePolicy):
     def _state(self) -> RunState[_LasRun]:
         """This policy's memory of the run it is serving (not a parameter)."""
         return RunState(partial(_LasRun, self.thresholds_card_h))
+
+    def next_pass_h(self, view: SchedulerView) -> float | None:
+        """The next threshold crossing of a running job, while a job waits (only with
+        ``timed_demotion``: demotion matters to a waiting job that may preempt)."""
+        if not (self.timed_demotion and self.preemptive) or view.head() is None:
+            return None
+        return self._state.of(view).next_crossing()
 
     def decide(self, view: SchedulerView) -> Iterator[Start | Preempt]:
         run = self._state.of(view)
