@@ -17,7 +17,10 @@ the same time and differ only in what an event costs. :func:`placed_heapq_loop` 
 ``heapq_loop`` placing jobs with the engine's own pools, which is the engine's model
 (it starts every job when the engine's ``fifo`` policy does) with nothing but the event
 loop and the placement; :func:`recorded_heapq_loop` adds the engine's job objects and
-per-job records. ``tests/test_benchmark_baselines.py`` checks these claims.
+per-job records. ``tests/test_benchmark_baselines.py`` checks these claims. Each loop
+is written out whole on purpose, the record row as the engine writes it included:
+sharing code between them would put calls into the lighter loops and change what
+they measure.
 
 Inputs are numpy columns generated beforehand (the benchmark takes them from the
 engine's own job source, so both see the same jobs); only the event loop and the
