@@ -63,7 +63,33 @@ class ScenarioErrors(ScenarioError):
 
 
 class PolicyError(LingangSimError):
-    """A policy is unknown, misconfigured, or returned an impossible decision."""
+    """A policy is unknown, misconfigured, or returned an impossible decision.
+
+    Args:
+        message: what is wrong and what is allowed.
+        key: for a misconfigured policy or dispatch rule, where in its scenario section
+            (``name``, ``params`` or ``params.<name>``), so that the scenario loader can
+            report the full key path with the file.
+        value: the offending value, if there is one.
+    """
+
+    key: str | None = None
+    value: Any = None
+    has_value: bool = False
+
+    def __init__(
+        self, message: str, *, key: str | None = None, value: Any = None, has_value: bool = False
+    ) -> None:
+        super().__init__(message)
+        if key is not None:
+            self.key = key
+        if has_value:
+            self.value, self.has_value = value, True
+
+
+class ScenarioPolicyError(ScenarioError, PolicyError):
+    """A scenario names an unknown policy or dispatch rule, or gives it bad parameters:
+    a scenario error (file, key path, value) that is also a :class:`PolicyError`."""
 
 
 class OutputError(LingangSimError):

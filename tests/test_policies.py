@@ -32,8 +32,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator import run
-from simulator.engine import Engine
-from simulator.errors import PolicyError
+from simulator.errors import PolicyError, ScenarioError
 from simulator.fragmentation import fleet_fragmentation, fragmented_cards
 from simulator.job import TrainingJob
 from simulator.policies import (
@@ -788,14 +787,16 @@ def test_plugin_file_that_does_not_exist(tmp_path: Path):
 
 
 def test_plugin_module_path_is_relative_to_the_scenario(tmp_path: Path):
-    """A scenario naming a missing module fails when the run is built, naming the
-    resolved file next to the scenario."""
+    """A scenario naming a missing module fails when it is loaded, naming the scenario,
+    the key and the resolved file next to the scenario."""
     text = EXAMPLE_SCENARIO.read_text().replace("../policies/smallest_first.py", "nope.py")
     path = tmp_path / "s.yaml"
     path.write_text(text.replace("../../scenarios/", str(ROOT / "scenarios") + "/"))
-    scenario = load_scenario(path)
-    with pytest.raises(PolicyError, match=str(tmp_path / "nope.py")):
-        Engine(scenario)
+    with pytest.raises(PolicyError, match=str(tmp_path / "nope.py")) as info:
+        load_scenario(path)
+    assert isinstance(info.value, ScenarioError)
+    assert info.value.file == str(path)
+    assert info.value.key_path == "policy.module"
 
 
 # --------------------------------------------------------------------------- entry points

@@ -273,22 +273,26 @@ def test_campaign_larger_than_any_pool(tmp_path: Path):
 
 
 def test_unknown_policy_lists_known_ones(tmp_path: Path):
-    scenario = load_scenario(
-        write(tmp_path, "policy.yaml", BASE + "policy: {name: shortest_first}\n")
-    )
+    path = write(tmp_path, "policy.yaml", BASE + "policy: {name: shortest_first}\n")
     with pytest.raises(PolicyError) as info:
-        Engine(scenario)
+        load_scenario(path)
+    assert isinstance(info.value, ScenarioError)  # a scenario error: file and key path
+    assert info.value.file == str(path)
+    assert info.value.key_path == "policy.name"
     message = str(info.value)
-    assert "unknown policy 'shortest_first'" in message
+    assert "'shortest_first'" in message and "unknown policy 'shortest_first'" in message
     for name in known_policies():
         assert name in message
 
 
 def test_unknown_policy_parameter_lists_parameters(tmp_path: Path):
     text = BASE + "policy: {name: easy_backfill, params: {look_ahead: 5}}\n"
-    scenario = load_scenario(write(tmp_path, "param.yaml", text))
-    with pytest.raises(PolicyError) as info:
-        Engine(scenario)
+    path = write(tmp_path, "param.yaml", text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert isinstance(info.value, PolicyError)
+    assert info.value.file == str(path)
+    assert info.value.key_path == "policy.params.look_ahead"
     message = str(info.value)
     assert "easy_backfill" in message
     assert "look_ahead" in message
@@ -297,19 +301,45 @@ def test_unknown_policy_parameter_lists_parameters(tmp_path: Path):
 
 def test_invalid_policy_parameter_value(tmp_path: Path):
     text = BASE + "policy: {name: easy_backfill, params: {lookahead: 0}}\n"
-    scenario = load_scenario(write(tmp_path, "lookahead.yaml", text))
-    with pytest.raises(PolicyError) as info:
-        Engine(scenario)
+    path = write(tmp_path, "lookahead.yaml", text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.file == str(path)
+    assert info.value.key_path == "policy.params"
     assert "lookahead must be >= 1, got 0" in str(info.value)
 
 
+def test_policy_parameter_of_the_wrong_type(tmp_path: Path):
+    text = BASE + "policy: {name: las, params: {timed_demotion: maybe}}\n"
+    path = write(tmp_path, "las.yaml", text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.key_path == "policy.params.timed_demotion"
+    assert info.value.value == "maybe"
+    assert "must be bool" in str(info.value)
+
+
 def test_unknown_dispatch_rule(tmp_path: Path):
-    scenario = load_scenario(write(tmp_path, "dispatch.yaml", BASE + "dispatch: {name: random}\n"))
+    path = write(tmp_path, "dispatch.yaml", BASE + "dispatch: {name: random}\n")
     with pytest.raises(PolicyError) as info:
-        Engine(scenario)
+        load_scenario(path)
+    assert isinstance(info.value, ScenarioError)
+    assert info.value.key_path == "dispatch.name"
     message = str(info.value)
+    assert str(path) in message
     assert "unknown dispatch rule 'random'" in message
     assert "earliest_start" in message and "fastest_card" in message
+
+
+def test_policy_parameter_override_on_the_command_line(tmp_path: Path):
+    """``--set policy.params.NAME=VALUE`` sets a parameter the file does not give; a name
+    the policy does not have is an error naming the key."""
+    path = write(tmp_path, "base.yaml", BASE + "policy: {name: easy_backfill}\n")
+    scenario = load_scenario(path, ["policy.params.lookahead=7"])
+    assert scenario.policy.params == {"lookahead": 7}
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, ["policy.params.look_ahead=7"])
+    assert info.value.key_path == "policy.params.look_ahead"
 
 
 # --------------------------------------------------------------------------- extends

@@ -184,22 +184,35 @@ def _build(
 ) -> Any:
     cls = registry.get(name)
     if cls is None:
-        raise PolicyError(f"unknown {what} '{name}'; known: {', '.join(known())}")
+        raise PolicyError(
+            f"unknown {what} '{name}'; known: {', '.join(known())}",
+            key="name",
+            value=name,
+            has_value=True,
+        )
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(params) - set(fields))
     if unknown:
         allowed = ", ".join(f"{n} ({f.type})" for n, f in fields.items()) or "none"
-        raise PolicyError(f"{what} '{name}' has no parameter {unknown}; parameters: {allowed}")
+        raise PolicyError(
+            f"{what} '{name}' has no parameter {unknown}; parameters: {allowed}",
+            key=f"params.{unknown[0]}",
+        )
     try:
         obj = cls(**params)
     except (TypeError, ValueError) as exc:
-        raise PolicyError(f"{what} '{name}': bad parameters {params}: {exc}") from None
+        raise PolicyError(
+            f"{what} '{name}': bad parameters {params}: {exc}", key="params"
+        ) from None
     for n, f in fields.items():
         value = getattr(obj, n)
         expected = f.type if isinstance(f.type, type) else _BUILTIN_TYPES.get(str(f.type))
         if expected is not None and not _type_ok(value, expected):
             raise PolicyError(
-                f"{what} '{name}': parameter '{n}' must be {expected.__name__}, got {value!r}"
+                f"{what} '{name}': parameter '{n}' must be {expected.__name__}, got {value!r}",
+                key=f"params.{n}",
+                value=value,
+                has_value=True,
             )
     return obj
 
@@ -219,20 +232,24 @@ def load_policy_module(path: str | Path) -> None:
     """Import a user's policy file so that its ``@register_policy`` runs."""
     path = Path(path)
     if not path.exists():
-        raise PolicyError(f"policy module {path} does not exist")
+        raise PolicyError(
+            f"policy module {path} does not exist", key="module", value=str(path), has_value=True
+        )
     mod_name = f"lingang_user_policy_{abs(hash(str(path.resolve())))}"
     if mod_name in sys.modules:
         return
     spec = importlib.util.spec_from_file_location(mod_name, path)
     if spec is None or spec.loader is None:
-        raise PolicyError(f"policy module {path} cannot be imported (not a Python file?)")
+        raise PolicyError(
+            f"policy module {path} cannot be imported (not a Python file?)", key="module"
+        )
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's code: report any failure with its file
         del sys.modules[mod_name]
-        raise PolicyError(f"policy module {path} failed to import: {exc!r}") from exc
+        raise PolicyError(f"policy module {path} failed to import: {exc!r}", key="module") from exc
 
 
 _entry_points_loaded = False  # whether the installed packages' policies are registered

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from simulator.errors import ScenarioError, ScenarioErrors
+from simulator.errors import PolicyError, ScenarioError, ScenarioErrors, ScenarioPolicyError
 from simulator.scenario.schema import InvalidReference, Scenario
 
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -57,9 +57,37 @@ def load_scenario(
 def validate_mapping(raw: dict[str, Any], *, file: str = "<scenario>") -> Scenario:
     """Validate an already-merged mapping into a :class:`Scenario`."""
     try:
-        return Scenario.model_validate(raw)
+        scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         raise _translate(exc, raw, file) from None
+    _check_policies(scenario, file)
+    return scenario
+
+
+def _check_policies(scenario: Scenario, file: str) -> None:
+    """Build the scenario's policy and dispatch rule once, so that an unknown name or a
+    bad parameter is reported here with the file and key path, not when a run starts.
+
+    Raises:
+        ScenarioPolicyError: a :class:`ScenarioError` that is also a ``PolicyError``.
+    """
+    from simulator.policies.base import make_dispatch, make_policy
+
+    policy, dispatch = scenario.policy, scenario.dispatch
+    for section, build in (
+        ("policy", lambda: make_policy(policy.name, policy.params, policy.module)),
+        ("dispatch", lambda: make_dispatch(dispatch.name, dispatch.params)),
+    ):
+        try:
+            build()
+        except PolicyError as exc:
+            raise ScenarioPolicyError(
+                str(exc),
+                file=file,
+                key_path=f"{section}.{exc.key}" if exc.key else section,
+                value=exc.value,
+                has_value=exc.has_value,
+            ) from None
 
 
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
@@ -291,6 +319,10 @@ def _schema_knows(parts: list[str | int]) -> bool:
 
     from pydantic import BaseModel
 
+    if len(parts) == 3 and parts[0] in ("policy", "dispatch") and parts[1] == "params":
+        # Any name: the parameters are checked against the policy's or dispatch rule's
+        # fields once the scenario is built (``_check_policies``).
+        return True
     model: Any = Scenario
     element_next = False  # the previous field was a list: this part picks an element
     for part in parts:
