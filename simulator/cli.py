@@ -357,13 +357,10 @@ def _print_comparison(table: Any, names: list[str]) -> None:
 def validate(scenario: Path, overrides: tuple[str, ...]) -> None:
     """Check SCENARIO (and overrides) without running it; print what it describes."""
     from simulator.engine import build_pools, eligible_pools
-    from simulator.policies import make_dispatch, make_policy
 
-    sc = load_scenario(scenario, list(overrides))
+    sc = load_scenario(scenario, list(overrides))  # builds the policy and dispatch rule too
     pools = build_pools(sc)
     eligible_pools(sc, pools)
-    make_policy(sc.policy.name, sc.policy.params, sc.policy.module)
-    make_dispatch(sc.dispatch.name, sc.dispatch.params)
     console = Console()
     console.print(f"[green]ok[/]: {scenario} is a valid scenario '{sc.name}'")
     table = Table(title="Cards online by centre at each year end (build-out phases)")
